@@ -1,0 +1,208 @@
+// Journeys: UNAWARE -> AWARE -> CONSIDERING -> INTENT -> CONVERTED, or LOST after a timeout with
+// no touch. A journey starts at its first impression; a conversion check is scheduled from the
+// intent-delay distribution (calibrated quantile knots) and its outcome depends on the stage
+// reached, urgency and price sensitivity. Touchpoints live in a bounded ring per user.
+import {
+  STAGE_UNAWARE, STAGE_AWARE, STAGE_CONSIDERING, STAGE_INTENT, STAGE_CONVERTED, STAGE_LOST,
+  DELAY_KNOTS, P_DELAY_Q, P_DELAY_DAYS, P_JOURNEY_TIMEOUT_DAYS, P_CONVERSION_WINDOW_DAYS,
+  P_CONV_PROB_BY_STAGE, P_RECHECK_PROB, P_REENTRY_DAYS_CONVERTED, P_REENTRY_DAYS_LOST,
+  P_CLICK_ADVANCE_PROB, P_IMPRESSION_ADVANCE_PROB, P_CHANNELS, CH_STRIDE, CHF_INTENT_LIFT,
+  SEGF_CONV_MULT, SEGF_DELAY_SCALE, SEGF_CRISIS_PRONE, CRISIS_SEGMENT, P_URGENCY_CONV_GAIN,
+  P_URGENCY_DELAY_CUT, P_CRISIS_RATE_PER_USER_DAY, S_LOST_JOURNEYS, S_CRISIS_EVENTS, MAX_CREATIVES,
+} from "../layout";
+import {
+  NU, RING, U_STAGE, U_JSTART, U_LAST_TOUCH, U_NEXT_EVENT, U_CONV_CHECK, U_REENTRY, U_TOUCHES,
+  U_RING_HEAD, U_RING_COUNT, U_ATTENTION, U_PRICE_SENS, U_CRISIS_HOUR, U_SEG, U_CR_EXPO,
+  R_HOUR, R_COST, R_DECISION, R_CHANNEL, R_ADV, R_CREATIVE, R_FLAGS,
+} from "./mem";
+import { prm } from "./params";
+import { uniform, below, poisson } from "./rng";
+import { segParam } from "./tables";
+import { wb, u8At, setU8, i32At, setI32, f32At, stageOf, segOf, ringIndex, stat } from "./state";
+import { NEVER, urgencyAt, fatigueAt } from "./users";
+import { convert } from "./conversion";
+
+// Intent delay in hours: inverse CDF through the quantile knots, scaled by segment and urgency.
+export function sampleDelayHours(u: i32, hour: i32): i32 {
+  const q = uniform();
+  let days = prm(P_DELAY_DAYS + DELAY_KNOTS - 1);
+  for (let i = 0; i < DELAY_KNOTS - 1; i++) {
+    const q1 = prm(P_DELAY_Q + i + 1);
+    if (q < q1) {
+      const q0 = prm(P_DELAY_Q + i);
+      const d0 = prm(P_DELAY_DAYS + i);
+      const d1 = prm(P_DELAY_DAYS + i + 1);
+      days = q1 > q0 ? d0 + (d1 - d0) * (q - q0) / (q1 - q0) : d1;
+      break;
+    }
+  }
+  days *= segParam(segOf(u), SEGF_DELAY_SCALE) * (1.0 - prm(P_URGENCY_DELAY_CUT) * urgencyAt(u, hour));
+  const h = <i32>(days * 24.0 + 0.5);
+  return h < 1 ? 1 : h;
+}
+
+@inline function windowEnd(u: i32): i32 {
+  return i32At(U_JSTART, u) + <i32>(prm(P_CONVERSION_WINDOW_DAYS) * 24.0);
+}
+
+export function scheduleNext(u: i32): void {
+  const stage = stageOf(u);
+  let next = NEVER;
+  if (stage >= STAGE_CONVERTED) {
+    next = i32At(U_REENTRY, u);
+  } else if (stage != STAGE_UNAWARE) {
+    next = i32At(U_LAST_TOUCH, u) + <i32>(prm(P_JOURNEY_TIMEOUT_DAYS) * 24.0);
+    const cc = i32At(U_CONV_CHECK, u);
+    if (cc >= 0 && cc < next) next = cc;
+  }
+  setI32(U_NEXT_EVENT, u, next);
+}
+
+function scheduleCheck(u: i32, at: i32): void {
+  setI32(U_CONV_CHECK, u, at < windowEnd(u) ? at : -1);
+}
+
+function startJourney(u: i32, hour: i32): void {
+  setU8(U_STAGE, u, STAGE_AWARE);
+  setI32(U_JSTART, u, hour);
+  scheduleCheck(u, hour + sampleDelayHours(u, hour));
+}
+
+export function recordTouch(
+  u: i32, hour: i32, adv: i32, channel: i32, creative: i32, device: i32, slot: i32,
+  clicked: bool, costDollars: f32, decision: u32,
+): void {
+  const head = u8At(U_RING_HEAD, u);
+  const k = ringIndex(u, head);
+  store<i32>(wb + R_HOUR + (k << 2), hour);
+  store<f32>(wb + R_COST + (k << 2), costDollars);
+  store<u32>(wb + R_DECISION + (k << 2), decision);
+  store<u8>(wb + R_CHANNEL + k, <u8>channel);
+  store<u8>(wb + R_ADV + k, <u8>adv);
+  store<u8>(wb + R_CREATIVE + k, <u8>creative);
+  store<u8>(wb + R_FLAGS + k, <u8>((clicked ? 1 : 0) | (device << 1) | (slot << 3)));
+  setU8(U_RING_HEAD, u, head + 1 == RING ? 0 : head + 1);
+  const count = u8At(U_RING_COUNT, u);
+  if (count < RING) setU8(U_RING_COUNT, u, count + 1);
+  setI32(U_TOUCHES, u, i32At(U_TOUCHES, u) + 1);
+}
+
+// Stage transitions after an impression (and its click, if any) on channel `ch`.
+export function onImpression(u: i32, hour: i32, ch: i32, clicked: bool): void {
+  let stage = stageOf(u);
+  if (stage == STAGE_UNAWARE) {
+    startJourney(u, hour);
+    stage = STAGE_AWARE;
+  } else if (stage < STAGE_INTENT) {
+    const lift = prm(P_CHANNELS + ch * CH_STRIDE + CHF_INTENT_LIFT);
+    const p = prm(P_IMPRESSION_ADVANCE_PROB) * lift * <f64>f32At(U_ATTENTION, u) * Math.exp(-fatigueAt(u, hour));
+    if (uniform() < p) stage++;
+  }
+  if (clicked && stage < STAGE_INTENT) {
+    const lift = prm(P_CHANNELS + ch * CH_STRIDE + CHF_INTENT_LIFT);
+    if (uniform() < prm(P_CLICK_ADVANCE_PROB) * lift) stage++;
+  }
+  setU8(U_STAGE, u, stage);
+  setI32(U_LAST_TOUCH, u, hour);
+  scheduleNext(u);
+}
+
+function reenter(u: i32): void {
+  setU8(U_STAGE, u, STAGE_UNAWARE);
+  setI32(U_JSTART, u, -1);
+  setI32(U_CONV_CHECK, u, -1);
+  setI32(U_REENTRY, u, -1);
+  setI32(U_TOUCHES, u, 0);
+  setU8(U_RING_COUNT, u, 0);
+  setU8(U_RING_HEAD, u, 0);
+  // a new journey starts with fresh creative wear-out
+  memory.fill(wb + U_CR_EXPO + <usize>u * MAX_CREATIVES, 0, MAX_CREATIVES);
+}
+
+function checkConversion(u: i32, hour: i32): void {
+  const stage = stageOf(u);
+  const urgency = urgencyAt(u, hour);
+  let p = prm(P_CONV_PROB_BY_STAGE + stage) * segParam(segOf(u), SEGF_CONV_MULT);
+  p *= (1.0 + prm(P_URGENCY_CONV_GAIN) * urgency) * (1.2 - 0.4 * <f64>f32At(U_PRICE_SENS, u));
+  if (uniform() < p) {
+    convert(u, hour);
+    setU8(U_STAGE, u, STAGE_CONVERTED);
+    setI32(U_CONV_CHECK, u, -1);
+    setI32(U_REENTRY, u, hour + <i32>(prm(P_REENTRY_DAYS_CONVERTED) * 24.0));
+    return;
+  }
+  // Not yet: users who are at least considering may decide again later within the window.
+  if (stage >= STAGE_CONSIDERING && uniform() < prm(P_RECHECK_PROB)) {
+    scheduleCheck(u, hour + (sampleDelayHours(u, hour) >> 1) + 1);
+  } else {
+    setI32(U_CONV_CHECK, u, -1);
+  }
+}
+
+function lose(u: i32, hour: i32): void {
+  setU8(U_STAGE, u, STAGE_LOST);
+  setI32(U_CONV_CHECK, u, -1);
+  setI32(U_REENTRY, u, hour + <i32>(prm(P_REENTRY_DAYS_LOST) * 24.0));
+  stat(S_LOST_JOURNEYS, 1);
+}
+
+function processUser(u: i32, hour: i32): void {
+  const stage = stageOf(u);
+  if (stage >= STAGE_CONVERTED) {
+    if (i32At(U_REENTRY, u) <= hour) reenter(u);
+  } else if (stage != STAGE_UNAWARE) {
+    const cc = i32At(U_CONV_CHECK, u);
+    if (cc >= 0 && cc <= hour) checkConversion(u, hour);
+    if (stageOf(u) < STAGE_CONVERTED &&
+        i32At(U_LAST_TOUCH, u) + <i32>(prm(P_JOURNEY_TIMEOUT_DAYS) * 24.0) <= hour) {
+      lose(u, hour);
+    }
+  }
+  scheduleNext(u);
+}
+
+// Everything due this hour: conversion checks, timeouts, re-entries. The scan reads one i32 per
+// user, four at a time, so it stays cheap next to the hour's auctions.
+export function processUserEvents(hour: i32): void {
+  const base = wb + U_NEXT_EVENT;
+  const limit = i32x4.splat(hour + 1);
+  let u = 0;
+  const n4 = NU & ~3;
+  for (; u < n4; u += 4) {
+    const v = v128.load(base + (<usize>u << 2));
+    const due = i32x4.lt_s(v, limit);
+    if (v128.any_true(due)) {
+      for (let j = 0; j < 4; j++) {
+        if (load<i32>(base + (<usize>(u + j) << 2)) <= hour) processUser(u + j, hour);
+      }
+    }
+  }
+  for (; u < NU; u++) {
+    if (load<i32>(base + (<usize>u << 2)) <= hour) processUser(u, hour);
+  }
+}
+
+// Crisis events: a Poisson number per hour, each hitting a random user; crisis-prone users move
+// to the crisis segment with urgency 1, and an open journey jumps to CONSIDERING with an earlier
+// decision.
+export function crisisEvents(hour: i32): void {
+  const rate = prm(P_CRISIS_RATE_PER_USER_DAY);
+  if (rate <= 0) return;
+  const n = poisson(<f64>NU * rate / 24.0);
+  for (let i = 0; i < n; i++) {
+    const u = below(NU);
+    if (segParam(segOf(u), SEGF_CRISIS_PRONE) < 0.5) continue;
+    setU8(U_SEG, u, CRISIS_SEGMENT);
+    setI32(U_CRISIS_HOUR, u, hour);
+    stat(S_CRISIS_EVENTS, 1);
+    const stage = stageOf(u);
+    if (stage >= STAGE_AWARE && stage < STAGE_CONVERTED) {
+      if (stage < STAGE_CONSIDERING) setU8(U_STAGE, u, STAGE_CONSIDERING);
+      const at = hour + sampleDelayHours(u, hour);
+      const cc = i32At(U_CONV_CHECK, u);
+      if (cc < 0 || cc > at) scheduleCheck(u, at);
+      scheduleNext(u);
+    }
+  }
+}
+

@@ -1,0 +1,139 @@
+// The observation of a pending decision, built only from what a real bidder could see: our own
+// touch history on this device (or on every linked device when this one is matched in the
+// identity graph), the platform's audience label, the context, our estimates and our budget.
+// Pure function of world state, so a restored world re-emits the same observation.
+import {
+  OBS_DIM, NUM_SEGMENTS, NUM_CHANNELS, OUR_BIDDER, STAGE_UNAWARE, STAGE_AWARE, STAGE_CONSIDERING,
+  STAGE_INTENT, MAX_DEVICES,
+  F_STAGE_UNAWARE, F_OUR_TOUCHES, F_OUR_CLICKS, F_HOURS_SINCE_TOUCH, F_JOURNEY_DAYS,
+  F_CHANNELS_SEEN, F_COMPETITOR_TOUCHES, F_LAST_TOUCH_CLICKED, F_CREATIVE_EXPOSURE, F_SEGMENT,
+  F_DEVICES_KNOWN, F_MATCH_CONFIDENCE, F_DEVICE_MATCHED, F_URGENCY_SIGNAL, F_FATIGUE_SIGNAL,
+  F_CHANNEL, F_HOUR_SIN, F_HOUR_COS, F_DOW_SIN, F_DOW_COS, F_QUERY_INTENT, F_PCTR, F_REF_VALUE,
+  F_RESERVE, F_PRICE_INDEX, F_SEASONALITY, F_DAILY_BUDGET_LEFT, F_FLIGHT_BUDGET_LEFT,
+  F_PACING_RATIO, F_DAY_LEFT, F_FLIGHT_LEFT, F_PACING_STATE, F_WIN_RATE, F_RECENT_CPM,
+  H_P_USER, H_P_CHANNEL, H_P_DEVICE, H_P_QUERY_INTENT, H_P_PCTR, H_P_REF_VALUE, H_P_RESERVE,
+  H_PRICE_INDEX, H_SPEND_TODAY, H_SPEND_FLIGHT, H_FLIGHT_START, H_WIN_EMA, H_CPC_EMA,
+  P_DAILY_BUDGET_MICROS, P_FLIGHT_BUDGET_MICROS, P_BID_MAX, P_FLIGHT_DAYS, CH_SEARCH,
+} from "../layout";
+import { IO_OBS, RING, U_RING_HEAD, U_RING_COUNT, U_OBS_SEG, U_MATCHED, R_HOUR, R_ADV, R_FLAGS, R_CHANNEL } from "./mem";
+import { prm } from "./params";
+import { wb, hI32, hF32, hF64, u8At, confOf, exposuresOf, ringIndex } from "./state";
+import { HOUR, HOD, DOW, ACTIVITY_MULT } from "./clock";
+import { urgencyAt, fatigueAt, deviceLinked } from "./users";
+import { pacingRatio, pacingState } from "./pacing";
+
+// what we can see of a user's history (filled by scanVisible)
+export let visOurTouches: i32 = 0;
+export let visOurClicks: i32 = 0;
+export let visFirstOur: i32 = -1;
+export let visLastOur: i32 = -1;
+export let visLastClicked: bool = false;
+export let visChannels: i32 = 0;
+export let visRivalTouches: i32 = 0;
+
+export function scanVisible(u: i32, device: i32): void {
+  visOurTouches = 0;
+  visOurClicks = 0;
+  visFirstOur = -1;
+  visLastOur = -1;
+  visLastClicked = false;
+  visChannels = 0;
+  visRivalTouches = 0;
+  const linked = deviceLinked(u, device);
+  const mask = u8At(U_MATCHED, u);
+  const count = u8At(U_RING_COUNT, u);
+  const head = u8At(U_RING_HEAD, u);
+  for (let i = 0; i < count; i++) {
+    let s = head - count + i;
+    if (s < 0) s += RING;
+    const k = ringIndex(u, s);
+    const flags = <i32>load<u8>(wb + R_FLAGS + k);
+    const dev = (flags >> 1) & 3;
+    if (dev != device && !(linked && ((mask >> dev) & 1) != 0)) continue;
+    if (<i32>load<u8>(wb + R_ADV + k) != OUR_BIDDER) {
+      visRivalTouches++;
+      continue;
+    }
+    const t = load<i32>(wb + R_HOUR + (k << 2));
+    visOurTouches++;
+    if (visFirstOur < 0) visFirstOur = t;
+    visLastOur = t;
+    visLastClicked = (flags & 1) != 0;
+    if (visLastClicked) visOurClicks++;
+    visChannels |= 1 << <i32>load<u8>(wb + R_CHANNEL + k);
+  }
+}
+
+// The funnel stage as our own tracking would label it.
+export function trackedStage(): i32 {
+  if (visOurTouches == 0) return STAGE_UNAWARE;
+  if (visOurClicks >= 2) return STAGE_INTENT;
+  if (visOurClicks == 1) return STAGE_CONSIDERING;
+  return STAGE_AWARE;
+}
+
+@inline function clip01(x: f64): f32 {
+  return <f32>(x < 0 ? 0 : x > 1 ? 1 : x);
+}
+
+@inline function popcnt5(x: i32): i32 {
+  return <i32>popcnt<u32>(<u32>x & 31);
+}
+
+export function writeObs(w: i32): void {
+  const o = IO_OBS + <usize>w * OBS_DIM * 4;
+  memory.fill(o, 0, OBS_DIM * 4);
+  const u = hI32(H_P_USER);
+  const ch = hI32(H_P_CHANNEL);
+  const device = hI32(H_P_DEVICE);
+  const bidMax = prm(P_BID_MAX);
+  scanVisible(u, device);
+
+  store<f32>(o + ((F_STAGE_UNAWARE + trackedStage()) << 2), 1);
+  store<f32>(o + (F_OUR_TOUCHES << 2), clip01(<f64>visOurTouches / 10.0));
+  store<f32>(o + (F_OUR_CLICKS << 2), clip01(<f64>visOurClicks / 5.0));
+  store<f32>(o + (F_HOURS_SINCE_TOUCH << 2),
+    visLastOur < 0 ? 1 : clip01(Math.log1p(<f64>(HOUR - visLastOur)) / Math.log1p(720.0)));
+  store<f32>(o + (F_JOURNEY_DAYS << 2), visFirstOur < 0 ? 0 : clip01(<f64>(HOUR - visFirstOur) / 720.0));
+  store<f32>(o + (F_CHANNELS_SEEN << 2), <f32>popcnt5(visChannels) / <f32>NUM_CHANNELS);
+  store<f32>(o + (F_COMPETITOR_TOUCHES << 2), clip01(<f64>visRivalTouches / 10.0));
+  store<f32>(o + (F_LAST_TOUCH_CLICKED << 2), visLastClicked ? 1 : 0);
+  for (let c = 0; c < 3; c++) {
+    store<f32>(o + ((F_CREATIVE_EXPOSURE + c) << 2), clip01(<f64>exposuresOf(u, c) / 10.0));
+  }
+  store<f32>(o + ((F_SEGMENT + u8At(U_OBS_SEG, u)) << 2), 1);
+  const linked = deviceLinked(u, device);
+  const known = linked ? <i32>popcnt<u32>(<u32>u8At(U_MATCHED, u)) : 1;
+  store<f32>(o + (F_DEVICES_KNOWN << 2), <f32>known / <f32>MAX_DEVICES);
+  store<f32>(o + (F_MATCH_CONFIDENCE << 2), confOf(u, device));
+  store<f32>(o + (F_DEVICE_MATCHED << 2), linked ? 1 : 0);
+  // urgency shows only through search queries
+  store<f32>(o + (F_URGENCY_SIGNAL << 2), ch == CH_SEARCH ? clip01(urgencyAt(u, HOUR)) : 0);
+  store<f32>(o + (F_FATIGUE_SIGNAL << 2), <f32>(1.0 - Math.exp(-fatigueAt(u, HOUR))));
+  store<f32>(o + ((F_CHANNEL + ch) << 2), 1);
+  const ha = 6.283185307179586 * (<f64>HOD + 0.5) / 24.0;
+  store<f32>(o + (F_HOUR_SIN << 2), <f32>Math.sin(ha));
+  store<f32>(o + (F_HOUR_COS << 2), <f32>Math.cos(ha));
+  const da = 6.283185307179586 * <f64>DOW / 7.0;
+  store<f32>(o + (F_DOW_SIN << 2), <f32>Math.sin(da));
+  store<f32>(o + (F_DOW_COS << 2), <f32>Math.cos(da));
+  store<f32>(o + (F_QUERY_INTENT << 2), hF32(H_P_QUERY_INTENT));
+  store<f32>(o + (F_PCTR << 2), clip01(<f64>hF32(H_P_PCTR) / 0.2));
+  store<f32>(o + (F_REF_VALUE << 2), clip01(<f64>hF32(H_P_REF_VALUE) / bidMax));
+  store<f32>(o + (F_RESERVE << 2), clip01(<f64>hF32(H_P_RESERVE) / bidMax));
+  store<f32>(o + (F_PRICE_INDEX << 2), clip01(hF64(H_PRICE_INDEX) / bidMax));
+  store<f32>(o + (F_SEASONALITY << 2), clip01(ACTIVITY_MULT / 2.0));
+  const daily = prm(P_DAILY_BUDGET_MICROS);
+  const flight = prm(P_FLIGHT_BUDGET_MICROS);
+  store<f32>(o + (F_DAILY_BUDGET_LEFT << 2), clip01(1.0 - hF64(H_SPEND_TODAY) / daily));
+  store<f32>(o + (F_FLIGHT_BUDGET_LEFT << 2), clip01(1.0 - hF64(H_SPEND_FLIGHT) / flight));
+  const ratio = pacingRatio();
+  store<f32>(o + (F_PACING_RATIO << 2), clip01(ratio / 2.0));
+  store<f32>(o + (F_DAY_LEFT << 2), <f32>(<f64>(24 - HOD) / 24.0));
+  const flightHours = prm(P_FLIGHT_DAYS) * 24.0;
+  store<f32>(o + (F_FLIGHT_LEFT << 2), clip01(1.0 - <f64>(HOUR - hI32(H_FLIGHT_START)) / flightHours));
+  store<f32>(o + ((F_PACING_STATE + pacingState(ratio)) << 2), 1);
+  store<f32>(o + (F_WIN_RATE << 2), clip01(hF64(H_WIN_EMA)));
+  store<f32>(o + (F_RECENT_CPM << 2), clip01(hF64(H_CPC_EMA) / bidMax));
+}
+

@@ -1,0 +1,70 @@
+// Tables derived from the params once per configure(): hourly activity by segment, the thinning
+// bound per hour of day, and the expected share of a day's traffic by hour (the pacing target).
+import {
+  NUM_SEGMENTS, P_SEGMENTS, SEG_STRIDE, SEGF_SHARE, SEGF_SESSIONS_PER_DAY, SEGF_PEAK_HOUR,
+  SEGF_ACTIVITY_WIDTH_HOURS,
+} from "../layout";
+import { prm } from "./params";
+
+const ACT = memory.data(NUM_SEGMENTS * 24 * 8); // f64 [seg][hour] sessions per user-hour
+const ACT_MAX = memory.data(24 * 8); // f64 [hour] max over segments
+const CUM_TRAFFIC = memory.data(25 * 8); // f64 [hour] share of daily traffic before hour h
+const TRAFFIC = memory.data(24 * 8); // f64 [hour] expected sessions per user (scratch)
+
+@inline export function segParam(seg: i32, field: i32): f64 {
+  return prm(P_SEGMENTS + seg * SEG_STRIDE + field);
+}
+
+@inline export function activity(seg: i32, hod: i32): f64 {
+  return load<f64>(ACT + ((<usize>(seg * 24 + hod)) << 3));
+}
+
+@inline export function activityMax(hod: i32): f64 {
+  return load<f64>(ACT_MAX + (<usize>hod << 3));
+}
+
+// Share of the day's expected traffic that falls before hour-of-day `hod` (+ fraction `f` of it).
+@inline export function trafficShare(hod: i32, f: f64): f64 {
+  const a = load<f64>(CUM_TRAFFIC + (<usize>hod << 3));
+  const b = load<f64>(CUM_TRAFFIC + (<usize>(hod + 1) << 3));
+  return a + (b - a) * f;
+}
+
+export function buildTables(): void {
+  // Activity: a floor of 0.3 plus a circular Gaussian bump at the segment's peak hour, normalised
+  // so the day's mean equals sessionsPerDay / 24.
+  memory.fill(TRAFFIC, 0, 24 * 8);
+  for (let s = 0; s < NUM_SEGMENTS; s++) {
+    const peak = segParam(s, SEGF_PEAK_HOUR);
+    const width = Math.max(0.5, segParam(s, SEGF_ACTIVITY_WIDTH_HOURS));
+    const perHour = segParam(s, SEGF_SESSIONS_PER_DAY) / 24.0;
+    let sum: f64 = 0;
+    for (let h = 0; h < 24; h++) {
+      let d = Math.abs(<f64>h + 0.5 - peak);
+      if (d > 12) d = 24 - d;
+      const shape = 0.3 + Math.exp(-(d * d) / (2 * width * width));
+      store<f64>(ACT + (<usize>(s * 24 + h) << 3), shape);
+      sum += shape;
+    }
+    for (let h = 0; h < 24; h++) {
+      const p = ACT + (<usize>(s * 24 + h) << 3);
+      const v = (load<f64>(p) * 24.0 / sum) * perHour;
+      store<f64>(p, v);
+      const t = TRAFFIC + (<usize>h << 3);
+      store<f64>(t, load<f64>(t) + v * segParam(s, SEGF_SHARE));
+    }
+  }
+  let total: f64 = 0;
+  for (let h = 0; h < 24; h++) {
+    let m: f64 = 0;
+    for (let s = 0; s < NUM_SEGMENTS; s++) m = Math.max(m, activity(s, h));
+    store<f64>(ACT_MAX + (<usize>h << 3), m);
+    total += load<f64>(TRAFFIC + (<usize>h << 3));
+  }
+  let acc: f64 = 0;
+  for (let h = 0; h < 24; h++) {
+    store<f64>(CUM_TRAFFIC + (<usize>h << 3), total > 0 ? acc / total : <f64>h / 24.0);
+    acc += load<f64>(TRAFFIC + (<usize>h << 3));
+  }
+  store<f64>(CUM_TRAFFIC + (24 << 3), 1.0);
+}

@@ -1,0 +1,333 @@
+// One world's life: hours, flights (episodes), the decision loop and the auction outcome.
+// A step resolves our pending bid, then runs the world forward (rival-only auctions, hourly
+// events, day and flight boundaries) until the next auction where our campaign is eligible.
+import {
+  OBS_DIM, INFO_DIM, MAX_BIDDERS, MAX_SLOTS, NUM_STATS, OUR_BIDDER, LAYOUT_VERSION, WORLD_MAGIC,
+  H_MAGIC, H_VERSION, H_SHAPE_HASH, H_WORLD_INDEX, H_RNG, H_HOUR, H_FLIGHT_START, H_EPISODE,
+  H_PENDING, H_P_USER, H_P_CHANNEL, H_P_DEVICE, H_P_REF_VALUE, H_P_RESERVE, H_P_RIVAL_BIDS,
+  H_FLIGHT_OVER, H_STARTED, H_LAST_TERMINAL, H_DECISIONS, H_SPEND_TODAY, H_SPEND_FLIGHT,
+  H_MARKET_NOISE, H_PRICE_INDEX, H_REWARD_ACC, H_FLIGHT_FIRST_DECISION, H_SEASON_PHASE,
+  H_WIN_EMA, H_CPC_EMA, H_RIVAL_SPEND, H_RIVALS, H_STATS_EPISODE, H_STATS_LAST_EPISODE,
+  RIV_STRIDE, RIVF_QUALITY, P_RIVALS, MAX_RIVALS,
+  P_FLIGHT_DAYS, P_WARMUP_DAYS, P_DAILY_BUDGET_MICROS, P_FLIGHT_BUDGET_MICROS, P_BID_MAX,
+  P_OUR_CHANNEL_ENABLED, P_QUALITY_WEIGHTED, P_MARKET_NOISE_SD, P_USER_FATIGUE_PER_AD,
+  P_PRICE_INDEX_DECAY, P_CREATIVE_CTR_MULT, CHF_MECHANISM, CHF_SLOTS, SEGF_IMPORTANCE_WEIGHT,
+  S_OPPORTUNITIES, S_DECISIONS, S_IMPRESSIONS, S_CLICKS, S_SPEND, S_UNSOLD, S_WIN_VALUE,
+  S_RIVAL_SPEND, S_RIVAL_IMPRESSIONS, S_REWARD, S_BUDGET_EXHAUSTED_HOURS,
+  I_COST, I_WON, I_CLICKED, I_SLOT, I_CHANNEL, I_SEGMENT, I_CREDITED_VALUE, I_DECISION_ID, I_HOUR,
+  I_USER, I_IMPORTANCE, I_REF_VALUE_DOLLARS, I_EPISODE, I_OPPORTUNITIES, I_TERMINAL_KIND,
+} from "../layout";
+import {
+  NW, NR, NB, NC, WORLDS_BASE, WORLD_STRIDE, IO_BID, IO_CREATIVE, IO_REWARD, IO_TERMINATED,
+  IO_TRUNCATED, IO_INFO, shapeHash,
+} from "./mem";
+import { prm, prmI } from "./params";
+import { rngLoad, rngStore, rngSeed, uniform, normal } from "./rng";
+import { allocate } from "./auction";
+import { deriveClock, HOUR, HOD } from "./clock";
+import { wb, setWorldBase, hI32, hSetI32, hF32, hSetF32, hF64, hSetF64, stat, segOf, bumpExposure } from "./state";
+import { initPopulation, addFatigue } from "./users";
+import { segParam } from "./tables";
+import { recordTouch, onImpression, processUserEvents, crisisEvents } from "./journey";
+import { chParam, clickProb, nextOpportunity, ourEstimates, startHourOpportunities } from "./market";
+import { scanVisible, trackedStage, writeObs } from "./observation";
+
+export const TERMINAL_NONE = 0;
+export const TERMINAL_BUDGET = 1; // flight budget exhausted: terminated
+export const TERMINAL_FLIGHT_END = 2; // end of the flight: truncated
+const MIN_BUDGET_MICROS: f64 = 10000; // below one cent left, the campaign stops bidding
+
+const BIDS = memory.data(MAX_BIDDERS * 4);
+const QUALITY = memory.data(MAX_BIDDERS * 4);
+const WINNERS = memory.data(MAX_SLOTS * 4);
+const PRICES = memory.data(MAX_SLOTS * 4);
+
+// outcome of the current step
+let stepTerminal: i32 = 0;
+let stepOpps: i32 = 0;
+let stepCost: f64 = 0;
+let stepWon: i32 = 0;
+let stepClicked: i32 = 0;
+let stepSlot: i32 = -1;
+
+@inline function worldBase(w: i32): usize {
+  return WORLDS_BASE + <usize>w * WORLD_STRIDE;
+}
+
+function enterWorld(w: i32): void {
+  setWorldBase(worldBase(w));
+  rngLoad(wb + H_RNG);
+  deriveClock();
+}
+
+function leaveWorld(): void {
+  rngStore(wb + H_RNG);
+}
+
+function startFlight(): void {
+  hSetI32(H_EPISODE, hI32(H_EPISODE) + 1);
+  hSetI32(H_FLIGHT_START, HOUR);
+  hSetI32(H_FLIGHT_OVER, 0);
+  hSetF64(H_SPEND_FLIGHT, 0);
+  hSetF64(H_FLIGHT_FIRST_DECISION, hF64(H_DECISIONS));
+  memory.fill(wb + H_STATS_EPISODE, 0, NUM_STATS * 8);
+}
+
+function endFlight(kind: i32): void {
+  memory.copy(wb + H_STATS_LAST_EPISODE, wb + H_STATS_EPISODE, NUM_STATS * 8);
+  hSetI32(H_LAST_TERMINAL, kind);
+  hSetI32(H_FLIGHT_OVER, 1);
+  if (stepTerminal == TERMINAL_NONE) stepTerminal = kind;
+}
+
+function beginHour(): void {
+  deriveClock();
+  if (HOD == 0 && HOUR > 0) {
+    hSetF64(H_SPEND_TODAY, 0);
+    memory.fill(wb + H_RIVAL_SPEND, 0, MAX_RIVALS * 8);
+  }
+  const flightHours = prmI(P_FLIGHT_DAYS) * 24;
+  if (hI32(H_FLIGHT_OVER) == 0) {
+    if (HOUR >= hI32(H_FLIGHT_START) + flightHours) {
+      endFlight(TERMINAL_FLIGHT_END);
+      startFlight();
+    }
+  } else if (HOD == 0 && HOUR >= prmI(P_WARMUP_DAYS) * 24) {
+    startFlight();
+  }
+  processUserEvents(HOUR);
+  crisisEvents(HOUR);
+  startHourOpportunities();
+  if (hI32(H_FLIGHT_OVER) == 0 && prm(P_DAILY_BUDGET_MICROS) - hF64(H_SPEND_TODAY) < MIN_BUDGET_MICROS) {
+    stat(S_BUDGET_EXHAUSTED_HOURS, 1);
+  }
+}
+
+function ourEligible(ch: i32): bool {
+  if (hI32(H_FLIGHT_OVER) != 0) return false;
+  if (prm(P_OUR_CHANNEL_ENABLED + ch) < 0.5) return false;
+  if (prm(P_DAILY_BUDGET_MICROS) - hF64(H_SPEND_TODAY) < MIN_BUDGET_MICROS) return false;
+  return prm(P_FLIGHT_BUDGET_MICROS) - hF64(H_SPEND_FLIGHT) >= MIN_BUDGET_MICROS;
+}
+
+// Runs the auction of the pending opportunity. `ours` is false for rival-only auctions.
+function resolve(ourBid: f64, creative: i32, ours: bool): void {
+  const u = hI32(H_P_USER);
+  const ch = hI32(H_P_CHANNEL);
+  const device = hI32(H_P_DEVICE);
+  const reserve = hF32(H_P_RESERVE);
+  let leftMicros: f64 = 0;
+  if (ours) {
+    const leftDay = prm(P_DAILY_BUDGET_MICROS) - hF64(H_SPEND_TODAY);
+    const leftFlight = prm(P_FLIGHT_BUDGET_MICROS) - hF64(H_SPEND_FLIGHT);
+    leftMicros = leftDay < leftFlight ? leftDay : leftFlight;
+    // the bid can never commit more than the budget left (prices never exceed bids)
+    const cap = leftMicros * 1e-6;
+    if (ourBid > cap) ourBid = cap;
+  }
+  store<f32>(BIDS, ours ? <f32>ourBid : 0);
+  store<f32>(QUALITY, ours ? <f32>prm(P_CREATIVE_CTR_MULT + creative) : 1);
+  for (let r = 0; r < NR; r++) {
+    store<f32>(BIDS + (<usize>(r + 1) << 2), hF32(H_P_RIVAL_BIDS + (r << 2)));
+    store<f32>(QUALITY + (<usize>(r + 1) << 2), hF32(H_RIVALS + ((r * RIV_STRIDE + RIVF_QUALITY) << 2)));
+  }
+  const filled = allocate(
+    BIDS, QUALITY, NB, <i32>chParam(ch, CHF_MECHANISM), <i32>chParam(ch, CHF_SLOTS), reserve,
+    prm(P_QUALITY_WEIGHTED) > 0.5, WINNERS, PRICES,
+  );
+  if (filled == 0) stat(S_UNSOLD, 1);
+  let clickedAny = false;
+  const fatiguePerAd = prm(P_USER_FATIGUE_PER_AD);
+  let won = false;
+  for (let k = 0; k < filled; k++) {
+    const a = load<i32>(WINNERS + (<usize>k << 2));
+    const price = <f64>load<f32>(PRICES + (<usize>k << 2));
+    const cr = a == OUR_BIDDER ? creative : 0;
+    // cascade: a user clicks at most one ad of a page, scanning from the top slot
+    const clicked = !clickedAny && uniform() < clickProb(u, ch, k, a, cr, HOUR);
+    if (clicked) clickedAny = true;
+    let micros = Math.floor(price * 1e6);
+    if (a == OUR_BIDDER) {
+      if (micros > leftMicros) micros = leftMicros;
+      hSetF64(H_SPEND_TODAY, hF64(H_SPEND_TODAY) + micros);
+      hSetF64(H_SPEND_FLIGHT, hF64(H_SPEND_FLIGHT) + micros);
+      const cost = micros * 1e-6;
+      stat(S_IMPRESSIONS, 1);
+      stat(S_SPEND, cost);
+      stat(S_REWARD, -cost);
+      stat(S_WIN_VALUE, <f64>hF32(H_P_REF_VALUE));
+      if (clicked) stat(S_CLICKS, 1);
+      bumpExposure(u, creative);
+      won = true;
+      stepWon = 1;
+      stepCost = cost;
+      stepSlot = k;
+      stepClicked = clicked ? 1 : 0;
+      recordTouch(u, HOUR, OUR_BIDDER, ch, creative, device, k, clicked, <f32>cost, <u32>hF64(H_DECISIONS));
+    } else {
+      const p = H_RIVAL_SPEND + ((a - 1) << 3);
+      hSetF64(p, hF64(p) + micros);
+      stat(S_RIVAL_SPEND, micros * 1e-6);
+      stat(S_RIVAL_IMPRESSIONS, 1);
+      recordTouch(u, HOUR, a, ch, 0, device, k, clicked, <f32>price, 0);
+    }
+    addFatigue(u, HOUR, fatiguePerAd);
+    onImpression(u, HOUR, ch, clicked);
+  }
+  if (filled > 0) {
+    const d = prm(P_PRICE_INDEX_DECAY);
+    hSetF64(H_PRICE_INDEX, hF64(H_PRICE_INDEX) * d + <f64>load<f32>(PRICES) * (1.0 - d));
+  }
+  if (ours) {
+    hSetF64(H_WIN_EMA, hF64(H_WIN_EMA) * 0.99 + (won ? 0.01 : 0.0));
+    if (won) hSetF64(H_CPC_EMA, hF64(H_CPC_EMA) * 0.95 + stepCost * 0.05);
+    if (prm(P_FLIGHT_BUDGET_MICROS) - hF64(H_SPEND_FLIGHT) < MIN_BUDGET_MICROS) endFlight(TERMINAL_BUDGET);
+  }
+}
+
+// A world that goes this many hours without an auction we may bid in is misconfigured (no
+// traffic, no enabled channel): the step stops and reports it rather than spinning forever.
+const MAX_IDLE_HOURS: i32 = 24 * 366 * 5;
+export let stalled: i32 = 0;
+
+// Runs the world until an auction where our campaign bids; leaves it pending.
+function advance(): void {
+  let idle = 0;
+  while (true) {
+    if (!nextOpportunity(HOUR)) {
+      if (++idle > MAX_IDLE_HOURS) {
+        stalled = 1;
+        return;
+      }
+      hSetI32(H_HOUR, HOUR + 1);
+      beginHour();
+      continue;
+    }
+    stepOpps++;
+    stat(S_OPPORTUNITIES, 1);
+    const ch = hI32(H_P_CHANNEL);
+    if (ourEligible(ch)) {
+      const u = hI32(H_P_USER);
+      scanVisible(u, hI32(H_P_DEVICE));
+      ourEstimates(u, ch, HOUR, trackedStage());
+      hSetI32(H_PENDING, 1);
+      return;
+    }
+    resolve(0, 0, false);
+  }
+}
+
+function writeInfo(w: i32, reward: f64): void {
+  const info = IO_INFO + <usize>w * INFO_DIM * 8;
+  const u = hI32(H_P_USER);
+  store<f32>(IO_REWARD + (<usize>w << 2), <f32>reward);
+  store<u8>(IO_TERMINATED + <usize>w, stepTerminal == TERMINAL_BUDGET ? 1 : 0);
+  store<u8>(IO_TRUNCATED + <usize>w, stepTerminal == TERMINAL_FLIGHT_END ? 1 : 0);
+  store<f64>(info + (I_COST << 3), stepCost);
+  store<f64>(info + (I_WON << 3), <f64>stepWon);
+  store<f64>(info + (I_CLICKED << 3), <f64>stepClicked);
+  store<f64>(info + (I_SLOT << 3), <f64>stepSlot);
+  store<f64>(info + (I_CHANNEL << 3), <f64>hI32(H_P_CHANNEL));
+  store<f64>(info + (I_SEGMENT << 3), <f64>segOf(u));
+  store<f64>(info + (I_CREDITED_VALUE << 3), hF64(H_REWARD_ACC));
+  store<f64>(info + (I_DECISION_ID << 3), hF64(H_DECISIONS));
+  store<f64>(info + (I_HOUR << 3), <f64>HOUR);
+  store<f64>(info + (I_USER << 3), <f64>u);
+  store<f64>(info + (I_IMPORTANCE << 3), segParam(segOf(u), SEGF_IMPORTANCE_WEIGHT));
+  store<f64>(info + (I_REF_VALUE_DOLLARS << 3), <f64>hF32(H_P_REF_VALUE));
+  store<f64>(info + (I_EPISODE << 3), <f64>hI32(H_EPISODE));
+  store<f64>(info + (I_OPPORTUNITIES << 3), <f64>stepOpps);
+  store<f64>(info + (I_TERMINAL_KIND << 3), <f64>stepTerminal);
+}
+
+function clearStep(): void {
+  stepTerminal = TERMINAL_NONE;
+  stepOpps = 0;
+  stepCost = 0;
+  stepWon = 0;
+  stepClicked = 0;
+  stepSlot = -1;
+  hSetF64(H_REWARD_ACC, 0);
+}
+
+export function resetWorld(w: i32, seedLo: u32, seedHi: u32): void {
+  const base = worldBase(w);
+  memory.fill(base, 0, WORLD_STRIDE);
+  setWorldBase(base);
+  store<u32>(wb + H_MAGIC, WORLD_MAGIC);
+  store<u32>(wb + H_VERSION, LAYOUT_VERSION);
+  store<u32>(wb + H_SHAPE_HASH, shapeHash());
+  store<u32>(wb + H_WORLD_INDEX, <u32>w);
+  rngSeed(seedLo, seedHi);
+  hSetI32(H_HOUR, 0);
+  hSetI32(H_EPISODE, -1);
+  hSetI32(H_FLIGHT_OVER, 1);
+  hSetI32(H_FLIGHT_START, prmI(P_WARMUP_DAYS) * 24);
+  let noise = 1.0 + prm(P_MARKET_NOISE_SD) * normal();
+  if (noise < 0.5) noise = 0.5;
+  hSetF64(H_MARKET_NOISE, noise);
+  hSetF64(H_SEASON_PHASE, 6.283185307179586 * uniform());
+  for (let r = 0; r < NR; r++) {
+    for (let f = 0; f < RIV_STRIDE; f++) {
+      hSetF32(H_RIVALS + ((r * RIV_STRIDE + f) << 2), <f32>prm(P_RIVALS + r * RIV_STRIDE + f));
+    }
+  }
+  initPopulation();
+  hSetI32(H_STARTED, 1);
+  clearStep();
+  deriveClock();
+  beginHour();
+  advance();
+  writeInfo(w, 0);
+  writeObs(w);
+  leaveWorld();
+}
+
+function stepWorld(w: i32): void {
+  enterWorld(w);
+  clearStep();
+  let bid = <f64>load<f32>(IO_BID + (<usize>w << 2));
+  const bidMax = prm(P_BID_MAX);
+  if (!(bid >= 0)) bid = 0; // NaN and negatives (the env rejects them before they get here)
+  if (bid > bidMax) bid = bidMax;
+  let creative = load<i32>(IO_CREATIVE + (<usize>w << 2));
+  if (creative < 0 || creative >= NC) creative = 0;
+  stat(S_DECISIONS, 1);
+  resolve(bid, creative, true);
+  hSetI32(H_PENDING, 0);
+  hSetF64(H_DECISIONS, hF64(H_DECISIONS) + 1);
+  advance();
+  const reward = hF64(H_REWARD_ACC) - stepCost;
+  writeInfo(w, reward);
+  writeObs(w);
+  leaveWorld();
+}
+
+export function stepWorlds(from: i32, to: i32): void {
+  for (let w = from; w < to; w++) stepWorld(w);
+}
+
+// 0 when the world in slot w is a valid world of this shape; otherwise a reason code.
+export function checkWorld(w: i32): i32 {
+  const base = worldBase(w);
+  if (load<u32>(base + H_MAGIC) != WORLD_MAGIC) return 1;
+  if (load<u32>(base + H_VERSION) != LAYOUT_VERSION) return 2;
+  if (load<u32>(base + H_SHAPE_HASH) != shapeHash()) return 3;
+  if (load<i32>(base + H_STARTED) != 1 || load<i32>(base + H_PENDING) != 1) return 4;
+  return 0;
+}
+
+// After a world's bytes were copied into slot w: re-emit its pending observation.
+export function reemitWorld(w: i32): void {
+  enterWorld(w);
+  store<u32>(wb + H_WORLD_INDEX, <u32>w);
+  clearStep();
+  writeInfo(w, 0);
+  writeObs(w);
+  leaveWorld();
+}
+
+export function worldPtr(w: i32): usize {
+  return worldBase(w);
+}
+
