@@ -40,6 +40,16 @@ export interface VectorEnvOptions {
 }
 
 export type StatsBlock = "episode" | "last" | "total";
+
+export interface Touchpoint {
+  hour: number; advertiser: number; channel: number; clicked: boolean; cost: number;
+  decisionId: number; creative: number; device: number; slot: number;
+}
+
+export interface UserView {
+  segment: number; stage: number; journeyStart: number; journeyTouches: number; ringCount: number;
+  lastTouch: number; devices: number; linkedMask: number;
+}
 const STATS_OFFSET: Record<StatsBlock, number> = {
   episode: L.H_STATS_EPISODE,
   last: L.H_STATS_LAST_EPISODE,
@@ -266,6 +276,42 @@ export class VectorEnv {
     out.reward[w] = 0;
     out.terminated[w] = 0;
     out.truncated[w] = 0;
+  }
+
+  /** Credits of user u's current journey touchpoints under an attribution model (index into
+   *  ATTRIBUTION_MODELS) for a conversion at `hour`, oldest touchpoint first. */
+  attributeUser(w: number, u: number, model: number, hour: number): Float64Array {
+    this.checkUser(w, u);
+    const n = (this.core.attributeUser as (w: number, u: number, m: number, h: number) => number)(w, u, model, hour);
+    this.refreshViews();
+    return new Float64Array(this.view.buf, (this.core.creditPtr as () => number)(), n).slice();
+  }
+
+  /** User u's journey touchpoints, oldest first (inspection; not for the hot path). */
+  touchpoints(w: number, u: number): Touchpoint[] {
+    this.checkUser(w, u);
+    const n = this.user(w, u).ringCount;
+    const f = this.core.touchpoint as (w: number, u: number, i: number, field: number) => number;
+    return Array.from({ length: n }, (_, i) => ({
+      hour: f(w, u, i, 0), advertiser: f(w, u, i, 1), channel: f(w, u, i, 2), clicked: f(w, u, i, 3) === 1,
+      cost: f(w, u, i, 4), decisionId: f(w, u, i, 5), creative: f(w, u, i, 6), device: f(w, u, i, 7), slot: f(w, u, i, 8),
+    }));
+  }
+
+  /** Hidden state of user u (inspection; the agent never sees this). */
+  user(w: number, u: number): UserView {
+    this.checkUser(w, u);
+    const f = this.core.userField as (w: number, u: number, field: number) => number;
+    return {
+      segment: f(w, u, 0), stage: f(w, u, 1), journeyStart: f(w, u, 2), journeyTouches: f(w, u, 3),
+      ringCount: f(w, u, 4), lastTouch: f(w, u, 5), devices: f(w, u, 6), linkedMask: f(w, u, 7),
+    };
+  }
+
+  private checkUser(w: number, u: number): void {
+    this.worldSlice(w, 0, 0);
+    const n = this.config.population.users;
+    if (!Number.isInteger(u) || u < 0 || u >= n) throw new RangeError(`user must be an integer in [0, ${n - 1}], got ${u}`);
   }
 
   get bytesPerWorld(): number {

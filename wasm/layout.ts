@@ -7,7 +7,7 @@
 //   [world 0][world 1]...[world W-1]    each WORLD_STRIDE bytes, relocatable (offsets are relative)
 // A world's bytes are its whole persistent state: serialising a world is copying its slice.
 
-export const LAYOUT_VERSION = 3;
+export const LAYOUT_VERSION = 4;
 export const WORLD_MAGIC = 0x47414550; // "GAEP"
 
 // ---- fixed maxima ------------------------------------------------------------------------------
@@ -273,7 +273,12 @@ export const H_STATS_TOTAL = H_STATS_LAST_EPISODE + 8 * 64;
 export const H_ATTR_SPLIT = H_STATS_TOTAL + 8 * 64; // f64 [NUM_ATTRIBUTION_MODELS][NUM_CHANNELS] our credited value
 export const H_DELAY_HIST_ALL = H_ATTR_SPLIT + 8 * 32; // f64 [DELAY_BINS] all conversions, by hours since first touch
 export const H_DELAY_HIST_OURS = H_DELAY_HIST_ALL + 8 * DELAY_BINS; // f64 [DELAY_BINS] weighted by our credit
-export const HEADER_BYTES = H_DELAY_HIST_OURS + 8 * DELAY_BINS + 16; // rounded later to 16
+export const H_CLOCK_DAY = H_DELAY_HIST_OURS + 8 * DELAY_BINS; // i32 day the calendar cache below is for (-1 none)
+export const H_CLOCK_ACTIVITY = H_CLOCK_DAY + 8; // f64 day-of-week x season x surge
+export const H_CLOCK_SEASON = H_CLOCK_DAY + 16; // f64
+export const H_CLOCK_VALUE = H_CLOCK_DAY + 24; // f64 surge on conversion value
+export const H_CLOCK_TREND = H_CLOCK_DAY + 32; // f64 CPC trend multiplier
+export const HEADER_BYTES = H_CLOCK_DAY + 48;
 
 // ---- stats (f64 indices within a stats block; NUM_STATS <= 64) ---------------------------------
 export const S_OPPORTUNITIES = 0; // auctions run in the world

@@ -7,7 +7,7 @@ import {
 } from "../layout";
 import { RING, R_HOUR, R_FLAGS, R_CHANNEL, U_RING_HEAD, U_RING_COUNT } from "./mem";
 import { prm } from "./params";
-import { wb, u8At, ringIndex } from "./state";
+import { u8At, ringIndex, tpAddr } from "./state";
 
 export const CREDIT = memory.data(MAX_RING * 8); // f64 credits, chronological
 export const TP_SLOT = memory.data(MAX_RING * 4); // i32 ring slot of the i-th touchpoint
@@ -35,13 +35,13 @@ export function orderTouchpoints(u: i32): i32 {
 }
 
 @inline function tpHour(u: i32, i: i32): i32 {
-  return load<i32>(wb + R_HOUR + (ringIndex(u, slotAt(i)) << 2));
+  return load<i32>(tpAddr(ringIndex(u, slotAt(i))) + R_HOUR);
 }
 @inline function tpClicked(u: i32, i: i32): bool {
-  return (load<u8>(wb + R_FLAGS + ringIndex(u, slotAt(i))) & 1) != 0;
+  return (load<u8>(tpAddr(ringIndex(u, slotAt(i))) + R_FLAGS) & 1) != 0;
 }
 @inline function tpChannel(u: i32, i: i32): i32 {
-  return <i32>load<u8>(wb + R_CHANNEL + ringIndex(u, slotAt(i)));
+  return <i32>load<u8>(tpAddr(ringIndex(u, slotAt(i))) + R_CHANNEL);
 }
 
 function normalise(n: i32): void {

@@ -3,10 +3,11 @@
 import {
   H_HOUR, H_SEASON_PHASE, H_MARKET_NOISE, P_DOW_MULT, P_START_DAY_OF_WEEK, P_SEASON_PERIOD_DAYS,
   P_SEASON_AMPLITUDE, P_SURGE_START_DAY, P_SURGE_END_DAY, P_SURGE_ACTIVITY_MULT,
-  P_SURGE_VALUE_MULT, P_CPC_TREND_PER_DAY, P_WARMUP_DAYS,
+  P_SURGE_VALUE_MULT, P_CPC_TREND_PER_DAY, P_WARMUP_DAYS, H_CLOCK_DAY, H_CLOCK_ACTIVITY,
+  H_CLOCK_SEASON, H_CLOCK_VALUE, H_CLOCK_TREND,
 } from "../layout";
 import { prm, prmI } from "./params";
-import { hI32, hF64 } from "./state";
+import { hI32, hSetI32, hF64, hSetF64 } from "./state";
 
 export let HOUR: i32 = 0;
 export let HOD: i32 = 0; // hour of day 0..23
@@ -24,6 +25,14 @@ export function deriveClock(): void {
   DAY = HOUR / 24;
   DOW = (DAY + prmI(P_START_DAY_OF_WEEK)) % 7;
   MARKET_NOISE = hF64(H_MARKET_NOISE);
+  // the day's factors are cached in the world header: they change once a day
+  if (hI32(H_CLOCK_DAY) == DAY) {
+    ACTIVITY_MULT = hF64(H_CLOCK_ACTIVITY);
+    SEASON_MULT = hF64(H_CLOCK_SEASON);
+    VALUE_MULT = hF64(H_CLOCK_VALUE);
+    TREND_MULT = hF64(H_CLOCK_TREND);
+    return;
+  }
   // Calendar days count from the end of the warm-up, so scenario day numbers mean flight days.
   const calDay = <f64>(DAY - prmI(P_WARMUP_DAYS));
   const period = prm(P_SEASON_PERIOD_DAYS);
@@ -38,4 +47,9 @@ export function deriveClock(): void {
   }
   ACTIVITY_MULT = prm(P_DOW_MULT + DOW) * SEASON_MULT * surgeAct;
   TREND_MULT = Math.pow(1.0 + prm(P_CPC_TREND_PER_DAY), calDay > 0 ? calDay : 0);
+  hSetI32(H_CLOCK_DAY, DAY);
+  hSetF64(H_CLOCK_ACTIVITY, ACTIVITY_MULT);
+  hSetF64(H_CLOCK_SEASON, SEASON_MULT);
+  hSetF64(H_CLOCK_VALUE, VALUE_MULT);
+  hSetF64(H_CLOCK_TREND, TREND_MULT);
 }

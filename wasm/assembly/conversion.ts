@@ -14,7 +14,7 @@ import { NB, U_JSTART, U_TOUCHES, R_HOUR, R_DECISION, R_CHANNEL, R_ADV } from ".
 import { prm, prmI } from "./params";
 import { segParam } from "./tables";
 import { VALUE_MULT } from "./clock";
-import { wb, i32At, segOf, ringIndex, stat, hI32, hF64, hAddF64 } from "./state";
+import { i32At, segOf, ringIndex, tpAddr, stat, hI32, hF64, hAddF64 } from "./state";
 import { attribute, orderTouchpoints, creditAt, slotAt } from "./attribution";
 
 const ADV_CREDIT = memory.data(MAX_BIDDERS * 8); // f64
@@ -47,9 +47,9 @@ export function convert(u: i32, hour: i32): void {
   let censored: f64 = 0; // our credit for decisions of an earlier flight (right-censored)
   for (let i = 0; i < n; i++) {
     const k = ringIndex(u, slotAt(i));
-    const a = <i32>load<u8>(wb + R_ADV + k);
+    const a = <i32>load<u8>(tpAddr(k) + R_ADV);
     const c = creditAt(i);
-    const t = load<i32>(wb + R_HOUR + (k << 2));
+    const t = load<i32>(tpAddr(k) + R_HOUR);
     const pc = ADV_CREDIT + (<usize>a << 3);
     store<f64>(pc, load<f64>(pc) + c);
     const pn = ADV_COUNT + (<usize>a << 2);
@@ -57,7 +57,7 @@ export function convert(u: i32, hour: i32): void {
     const pf = ADV_FIRST + (<usize>a << 2);
     if (t < load<i32>(pf)) store<i32>(pf, t);
     if (a == OUR_BIDDER && c > 0) {
-      const d = load<u32>(wb + R_DECISION + (k << 2));
+      const d = load<u32>(tpAddr(k) + R_DECISION);
       if (inFlight && d >= firstDecision) {
         live += c;
         stat(S_CREDITED_DECISIONS, 1);
@@ -81,10 +81,10 @@ export function convert(u: i32, hour: i32): void {
       attribute(u, n, m, hour);
       for (let i = 0; i < n; i++) {
         const k = ringIndex(u, slotAt(i));
-        if (<i32>load<u8>(wb + R_ADV + k) != OUR_BIDDER) continue;
-        const d = load<u32>(wb + R_DECISION + (k << 2));
+        if (<i32>load<u8>(tpAddr(k) + R_ADV) != OUR_BIDDER) continue;
+        const d = load<u32>(tpAddr(k) + R_DECISION);
         if (d < firstDecision) continue;
-        const ch = <i32>load<u8>(wb + R_CHANNEL + k);
+        const ch = <i32>load<u8>(tpAddr(k) + R_CHANNEL);
         hAddF64(H_ATTR_SPLIT + ((m * NUM_CHANNELS + ch) << 3), creditAt(i) * value);
       }
     }

@@ -126,3 +126,60 @@ export function benchAuctions(count: i32, n: i32, mechanism: i32, slots: i32, se
   }
   return sum;
 }
+
+// ---- inspection (tests and tools; not on the hot path) -----------------------------------------
+import { attribute, orderTouchpoints, slotAt, CREDIT } from "./attribution";
+import { setWorldBase, ringIndex, tpAddr, u8At, i32At } from "./state";
+import { worldPtr } from "./world";
+import {
+  U_SEG, U_STAGE, U_JSTART, U_TOUCHES, U_RING_COUNT, U_LAST_TOUCH, U_NDEV, U_MATCHED,
+  R_HOUR, R_ADV, R_CHANNEL, R_FLAGS, R_COST, R_DECISION, R_CREATIVE,
+} from "./mem";
+
+/** Credits of user u's touchpoints under `model` for a conversion at `hour`; returns how many. */
+export function attributeUser(w: i32, u: i32, model: i32, hour: i32): i32 {
+  setWorldBase(worldPtr(w));
+  const n = orderTouchpoints(u);
+  attribute(u, n, model, hour);
+  return n;
+}
+
+export function creditPtr(): usize {
+  return CREDIT;
+}
+
+/** Field of user u's i-th touchpoint in time order (call attributeUser or touchpointCount first):
+ *  0 hour, 1 advertiser, 2 channel, 3 clicked, 4 cost, 5 decision id, 6 creative, 7 device, 8 slot. */
+export function touchpoint(w: i32, u: i32, i: i32, field: i32): f64 {
+  setWorldBase(worldPtr(w));
+  orderTouchpoints(u);
+  const k = ringIndex(u, slotAt(i));
+  const flags = <i32>load<u8>(tpAddr(k) + R_FLAGS);
+  switch (field) {
+    case 0: return <f64>load<i32>(tpAddr(k) + R_HOUR);
+    case 1: return <f64>load<u8>(tpAddr(k) + R_ADV);
+    case 2: return <f64>load<u8>(tpAddr(k) + R_CHANNEL);
+    case 3: return <f64>(flags & 1);
+    case 4: return <f64>load<f32>(tpAddr(k) + R_COST);
+    case 5: return <f64>load<u32>(tpAddr(k) + R_DECISION);
+    case 6: return <f64>load<u8>(tpAddr(k) + R_CREATIVE);
+    case 7: return <f64>((flags >> 1) & 3);
+    default: return <f64>((flags >> 3) & 3);
+  }
+}
+
+/** 0 segment, 1 stage, 2 journey start hour, 3 journey touches, 4 touchpoints in ring,
+ *  5 last touch hour, 6 devices, 7 linked-device mask. */
+export function userField(w: i32, u: i32, field: i32): f64 {
+  setWorldBase(worldPtr(w));
+  switch (field) {
+    case 0: return <f64>u8At(U_SEG, u);
+    case 1: return <f64>u8At(U_STAGE, u);
+    case 2: return <f64>i32At(U_JSTART, u);
+    case 3: return <f64>i32At(U_TOUCHES, u);
+    case 4: return <f64>u8At(U_RING_COUNT, u);
+    case 5: return <f64>i32At(U_LAST_TOUCH, u);
+    case 6: return <f64>u8At(U_NDEV, u);
+    default: return <f64>u8At(U_MATCHED, u);
+  }
+}

@@ -11,15 +11,16 @@ import {
   P_URGENCY_DELAY_CUT, P_CRISIS_RATE_PER_USER_DAY, S_LOST_JOURNEYS, S_CRISIS_EVENTS, MAX_CREATIVES,
 } from "../layout";
 import {
-  NU, RING, U_STAGE, U_JSTART, U_LAST_TOUCH, U_NEXT_EVENT, U_CONV_CHECK, U_REENTRY, U_TOUCHES,
+  NU, RING, NEXT_EVENTS, U_STAGE, U_JSTART, U_LAST_TOUCH, U_CONV_CHECK, U_REENTRY, U_TOUCHES,
   U_RING_HEAD, U_RING_COUNT, U_ATTENTION, U_PRICE_SENS, U_CRISIS_HOUR, U_SEG, U_CR_EXPO,
   R_HOUR, R_COST, R_DECISION, R_CHANNEL, R_ADV, R_CREATIVE, R_FLAGS,
 } from "./mem";
 import { prm } from "./params";
 import { uniform, below, poisson } from "./rng";
 import { segParam } from "./tables";
-import { wb, u8At, setU8, i32At, setI32, f32At, stageOf, segOf, ringIndex, stat } from "./state";
-import { NEVER, urgencyAt, fatigueAt } from "./users";
+import { wb, u8At, setU8, i32At, setI32, f32At, stageOf, segOf, ringIndex, tpAddr, userAddr, setNextEvent, refreshClass, stat } from "./state";
+import { OPP_EXPF } from "./market";
+import { NEVER, urgencyAt } from "./users";
 import { convert } from "./conversion";
 
 // Intent delay in hours: inverse CDF through the quantile knots, scaled by segment and urgency.
@@ -55,7 +56,7 @@ export function scheduleNext(u: i32): void {
     const cc = i32At(U_CONV_CHECK, u);
     if (cc >= 0 && cc < next) next = cc;
   }
-  setI32(U_NEXT_EVENT, u, next);
+  setNextEvent(u, next);
 }
 
 function scheduleCheck(u: i32, at: i32): void {
@@ -74,13 +75,13 @@ export function recordTouch(
 ): void {
   const head = u8At(U_RING_HEAD, u);
   const k = ringIndex(u, head);
-  store<i32>(wb + R_HOUR + (k << 2), hour);
-  store<f32>(wb + R_COST + (k << 2), costDollars);
-  store<u32>(wb + R_DECISION + (k << 2), decision);
-  store<u8>(wb + R_CHANNEL + k, <u8>channel);
-  store<u8>(wb + R_ADV + k, <u8>adv);
-  store<u8>(wb + R_CREATIVE + k, <u8>creative);
-  store<u8>(wb + R_FLAGS + k, <u8>((clicked ? 1 : 0) | (device << 1) | (slot << 3)));
+  store<i32>(tpAddr(k) + R_HOUR, hour);
+  store<f32>(tpAddr(k) + R_COST, costDollars);
+  store<u32>(tpAddr(k) + R_DECISION, decision);
+  store<u8>(tpAddr(k) + R_CHANNEL, <u8>channel);
+  store<u8>(tpAddr(k) + R_ADV, <u8>adv);
+  store<u8>(tpAddr(k) + R_CREATIVE, <u8>creative);
+  store<u8>(tpAddr(k) + R_FLAGS, <u8>((clicked ? 1 : 0) | (device << 1) | (slot << 3)));
   setU8(U_RING_HEAD, u, head + 1 == RING ? 0 : head + 1);
   const count = u8At(U_RING_COUNT, u);
   if (count < RING) setU8(U_RING_COUNT, u, count + 1);
@@ -95,7 +96,7 @@ export function onImpression(u: i32, hour: i32, ch: i32, clicked: bool): void {
     stage = STAGE_AWARE;
   } else if (stage < STAGE_INTENT) {
     const lift = prm(P_CHANNELS + ch * CH_STRIDE + CHF_INTENT_LIFT);
-    const p = prm(P_IMPRESSION_ADVANCE_PROB) * lift * <f64>f32At(U_ATTENTION, u) * Math.exp(-fatigueAt(u, hour));
+    const p = prm(P_IMPRESSION_ADVANCE_PROB) * lift * <f64>f32At(U_ATTENTION, u) * OPP_EXPF;
     if (uniform() < p) stage++;
   }
   if (clicked && stage < STAGE_INTENT) {
@@ -116,7 +117,8 @@ function reenter(u: i32): void {
   setU8(U_RING_COUNT, u, 0);
   setU8(U_RING_HEAD, u, 0);
   // a new journey starts with fresh creative wear-out
-  memory.fill(wb + U_CR_EXPO + <usize>u * MAX_CREATIVES, 0, MAX_CREATIVES);
+  memory.fill(userAddr(u) + U_CR_EXPO, 0, MAX_CREATIVES);
+  refreshClass(u);
 }
 
 function checkConversion(u: i32, hour: i32): void {
@@ -129,6 +131,7 @@ function checkConversion(u: i32, hour: i32): void {
     setU8(U_STAGE, u, STAGE_CONVERTED);
     setI32(U_CONV_CHECK, u, -1);
     setI32(U_REENTRY, u, hour + <i32>(prm(P_REENTRY_DAYS_CONVERTED) * 24.0));
+    refreshClass(u);
     return;
   }
   // Not yet: users who are at least considering may decide again later within the window.
@@ -143,6 +146,7 @@ function lose(u: i32, hour: i32): void {
   setU8(U_STAGE, u, STAGE_LOST);
   setI32(U_CONV_CHECK, u, -1);
   setI32(U_REENTRY, u, hour + <i32>(prm(P_REENTRY_DAYS_LOST) * 24.0));
+  refreshClass(u);
   stat(S_LOST_JOURNEYS, 1);
 }
 
@@ -164,7 +168,7 @@ function processUser(u: i32, hour: i32): void {
 // Everything due this hour: conversion checks, timeouts, re-entries. The scan reads one i32 per
 // user, four at a time, so it stays cheap next to the hour's auctions.
 export function processUserEvents(hour: i32): void {
-  const base = wb + U_NEXT_EVENT;
+  const base = wb + NEXT_EVENTS;
   const limit = i32x4.splat(hour + 1);
   let u = 0;
   const n4 = NU & ~3;
@@ -193,6 +197,7 @@ export function crisisEvents(hour: i32): void {
     const u = below(NU);
     if (segParam(segOf(u), SEGF_CRISIS_PRONE) < 0.5) continue;
     setU8(U_SEG, u, CRISIS_SEGMENT);
+    refreshClass(u);
     setI32(U_CRISIS_HOUR, u, hour);
     stat(S_CRISIS_EVENTS, 1);
     const stage = stageOf(u);

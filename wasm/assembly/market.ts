@@ -13,13 +13,23 @@ import {
   RIVF_SEGMENT_MULT, RIVF_CHANNEL_MULT, RIVF_STAGE_MULT, RIVF_QUALITY, RIVAL_DEFENSIVE,
   RIVAL_AGGRESSIVE, RIVAL_SHADING, RIVAL_RANDOM, P_RIVAL_BUDGET_SCALE,
 } from "../layout";
-import { NU, NR, U_NDEV, U_ATTENTION, U_OBS_SEG } from "./mem";
+import { NU, NR, U_NDEV, U_ATTENTION, U_OBS_SEG, OUT_OF_MARKET } from "./mem";
 import { prm } from "./params";
 import { uniform, below, uniformNoise, poisson } from "./rng";
-import { segParam, activity, activityMax } from "./tables";
+import { segParam, activity, activityMax, pickChannel } from "./tables";
 import { HOD, ACTIVITY_MULT, VALUE_MULT, TREND_MULT, MARKET_NOISE } from "./clock";
-import { hI32, hSetI32, hF32, hSetF32, hF64, u8At, f32At, stageOf, segOf, exposuresOf } from "./state";
+import { hI32, hSetI32, hF32, hSetF32, hF64, u8At, f32At, stageOf, segOf, exposuresOf, activityClass } from "./state";
 import { fatigueAt } from "./users";
+
+// exp(-fatigue) of the current opportunity's user, set when the opportunity is drawn (or
+// re-entered) and kept current as the auction's ads add fatigue.
+export let OPP_EXPF: f64 = 1;
+export function loadOpportunityUser(u: i32, hour: i32): void {
+  OPP_EXPF = Math.exp(-fatigueAt(u, hour));
+}
+export function fatigueAdded(factor: f64): void {
+  OPP_EXPF *= factor;
+}
 
 @inline export function chParam(ch: i32, field: i32): f64 {
   return prm(P_CHANNELS + ch * CH_STRIDE + field);
@@ -40,7 +50,7 @@ export function startHourOpportunities(): void {
 export function clickProb(u: i32, ch: i32, slot: i32, adv: i32, creative: i32, hour: i32): f64 {
   const seg = segOf(u);
   let p = chParam(ch, CHF_BASE_CTR) * chParam(ch, CHF_POS_EFFECT + slot) * segParam(seg, SEGF_CTR_MULT)
-    * prm(P_STAGE_CTR_MULT + stageOf(u)) * <f64>f32At(U_ATTENTION, u) * Math.exp(-fatigueAt(u, hour));
+    * prm(P_STAGE_CTR_MULT + stageOf(u)) * <f64>f32At(U_ATTENTION, u) * OPP_EXPF;
   if (adv == 0) {
     p *= prm(P_CREATIVE_CTR_MULT + creative) * prm(P_CREATIVE_AFFINITY + creative * NUM_SEGMENTS + seg)
       * Math.exp(-prm(P_CREATIVE_FATIGUE_PER_EXPOSURE) * <f64>exposuresOf(u, creative));
@@ -56,7 +66,7 @@ function trueImpressionValue(u: i32, ch: i32, hour: i32): f64 {
   const seg = segOf(u);
   const stage = stageOf(u);
   const ctr = chParam(ch, CHF_BASE_CTR) * chParam(ch, CHF_POS_EFFECT) * segParam(seg, SEGF_CTR_MULT)
-    * prm(P_STAGE_CTR_MULT + stage) * <f64>f32At(U_ATTENTION, u) * Math.exp(-fatigueAt(u, hour));
+    * prm(P_STAGE_CTR_MULT + stage) * <f64>f32At(U_ATTENTION, u) * OPP_EXPF;
   return ctr * prm(P_REF_CVR + stage) * prm(P_CONVERSION_VALUE) * segParam(seg, SEGF_VALUE_MULT) * VALUE_MULT;
 }
 
@@ -96,7 +106,7 @@ export function ourEstimates(u: i32, ch: i32, hour: i32, trackedStage: i32): voi
   const obsSeg = u8At(U_OBS_SEG, u);
   const stage = stageOf(u);
   const ctr = chParam(ch, CHF_BASE_CTR) * chParam(ch, CHF_POS_EFFECT) * segParam(segOf(u), SEGF_CTR_MULT)
-    * prm(P_STAGE_CTR_MULT + stage) * <f64>f32At(U_ATTENTION, u) * Math.exp(-fatigueAt(u, hour));
+    * prm(P_STAGE_CTR_MULT + stage) * <f64>f32At(U_ATTENTION, u) * OPP_EXPF;
   let pctr = ctr * (1.0 + 0.25 * uniformNoise());
   if (pctr < 0) pctr = 0;
   const ref = pctr * prm(P_REF_CVR + trackedStage) * prm(P_CONVERSION_VALUE)
@@ -120,29 +130,17 @@ export function nextOpportunity(hour: i32): bool {
   while (left > 0) {
     left--;
     const u = below(NU);
-    if (stageOf(u) >= STAGE_CONVERTED) continue; // out of market until re-entry
-    if (uniform() * amax >= activity(segOf(u), HOD)) continue;
-    // channel by segment preference; journey-only channels need an open journey
-    const inJourney = stageOf(u) != STAGE_UNAWARE;
-    let total: f64 = 0;
-    for (let c = 0; c < NUM_CHANNELS; c++) {
-      if (!inJourney && chParam(c, CHF_JOURNEY_ONLY) > 0.5) continue;
-      total += segParam(segOf(u), SEGF_CHANNEL_WEIGHT + c);
-    }
-    let r = uniform() * total;
-    let ch = 0;
-    for (let c = 0; c < NUM_CHANNELS; c++) {
-      if (!inJourney && chParam(c, CHF_JOURNEY_ONLY) > 0.5) continue;
-      ch = c;
-      r -= segParam(segOf(u), SEGF_CHANNEL_WEIGHT + c);
-      if (r < 0) break;
-    }
+    const cls = activityClass(u);
+    if (cls == OUT_OF_MARKET) continue; // converted or lost: out of the market until re-entry
+    if (uniform() * amax >= activity(cls, HOD)) continue;
+    const ch = pickChannel(cls, stageOf(u) != STAGE_UNAWARE, uniform());
     const device = below(u8At(U_NDEV, u));
     hSetI32(H_OPPS_LEFT, left);
     hSetI32(H_P_USER, u);
     hSetI32(H_P_CHANNEL, ch);
     hSetI32(H_P_DEVICE, device);
     hSetF32(H_P_RESERVE, <f32>chParam(ch, CHF_RESERVE));
+    loadOpportunityUser(u, hour);
     rivalBids(u, ch, hour);
     return true;
   }

@@ -1,7 +1,7 @@
 // World memory layout, computed once by configure() from the params. All worlds share one shape,
 // so array offsets are the same relative to each world's base: a world is relocatable bytes.
 import {
-  HEADER_BYTES, MAX_CREATIVES, MAX_DEVICES, OBS_DIM, INFO_DIM, PARAMS_F64,
+  HEADER_BYTES, OBS_DIM, INFO_DIM, PARAMS_F64,
   P_NUM_WORLDS, P_NUM_USERS, P_NUM_RIVALS, P_NUM_CREATIVES, P_RING_SIZE,
 } from "../layout";
 import { PARAMS, prmI } from "./params";
@@ -27,36 +27,46 @@ export let WORLDS_BASE: usize = 0;
 export let WORLD_STRIDE: usize = 0;
 export let MEMORY_END: usize = 0;
 
-// per-user arrays (offsets relative to a world's base)
-export let U_SEG: usize = 0; // u8 true segment
-export let U_OBS_SEG: usize = 0; // u8 segment as inferred by the ad platform
-export let U_STAGE: usize = 0; // u8 funnel stage
-export let U_NDEV: usize = 0; // u8 device count 1..3
-export let U_MATCHED: usize = 0; // u8 bitmask of devices linked in the identity graph
-export let U_RING_HEAD: usize = 0; // u8 next ring slot
-export let U_RING_COUNT: usize = 0; // u8 touchpoints in ring
-export let U_ATTENTION: usize = 0; // f32 latent attention 0..1
-export let U_PRICE_SENS: usize = 0; // f32 price sensitivity 0..1
-export let U_URGENCY0: usize = 0; // f32 baseline urgency 0..1
-export let U_FATIGUE: usize = 0; // f32 ad fatigue at U_FATIGUE_HOUR
-export let U_CONF: usize = 0; // f32 [MAX_DEVICES] match confidence per device
-export let U_CRISIS_HOUR: usize = 0; // i32 hour of the last crisis event (-1 none)
-export let U_FATIGUE_HOUR: usize = 0; // i32
-export let U_JSTART: usize = 0; // i32 first touch of the current journey (-1 none)
-export let U_LAST_TOUCH: usize = 0; // i32
-export let U_NEXT_EVENT: usize = 0; // i32 earliest hour something is due for this user
-export let U_CONV_CHECK: usize = 0; // i32 hour of the next conversion check (-1 none)
-export let U_REENTRY: usize = 0; // i32 hour a converted/lost user re-enters the market
-export let U_TOUCHES: usize = 0; // i32 touchpoints in the current journey (all advertisers)
-export let U_CR_EXPO: usize = 0; // u8 [MAX_CREATIVES] exposures to each of our creatives
-// touchpoint ring, [NU * RING]
-export let R_HOUR: usize = 0; // i32
-export let R_COST: usize = 0; // f32 dollars
-export let R_DECISION: usize = 0; // u32 our decision id (advertiser 0 only)
-export let R_CHANNEL: usize = 0; // u8
-export let R_ADV: usize = 0; // u8 advertiser (0 = us)
-export let R_CREATIVE: usize = 0; // u8
-export let R_FLAGS: usize = 0; // u8 bit0 clicked, bits 1-2 device, bits 3-4 slot
+// Users are 64-byte records (one cache line: an opportunity touches one user at random, so a
+// struct-of-arrays layout would cost a cache miss per field). The one field scanned every hour,
+// the next-event hour, is its own array so the scan stays a dense SIMD sweep. Touchpoints are
+// 16-byte records, RING per user, contiguous.
+export let USERS: usize = 0; // [NU * USER_BYTES]
+export let NEXT_EVENTS: usize = 0; // i32 [NU] earliest hour something is due for each user
+export let ACT_CLASS: usize = 0; // u8 [NU] segment while in the market, OUT_OF_MARKET otherwise
+export const OUT_OF_MARKET: i32 = 255;
+export let RINGS: usize = 0; // [NU * RING * TP_BYTES]
+export const USER_BYTES: usize = 64;
+export const TP_BYTES: usize = 16;
+// user record fields (byte offsets)
+export const U_SEG: usize = 0; // u8 true segment
+export const U_OBS_SEG: usize = 1; // u8 segment as inferred by the ad platform
+export const U_STAGE: usize = 2; // u8 funnel stage
+export const U_NDEV: usize = 3; // u8 device count 1..3
+export const U_MATCHED: usize = 4; // u8 bitmask of devices linked in the identity graph
+export const U_RING_HEAD: usize = 5; // u8 next ring slot
+export const U_RING_COUNT: usize = 6; // u8 touchpoints in ring
+export const U_CR_EXPO: usize = 8; // u8 [MAX_CREATIVES] exposures to each of our creatives
+export const U_ATTENTION: usize = 16; // f32 latent attention 0..1
+export const U_PRICE_SENS: usize = 20; // f32 price sensitivity 0..1
+export const U_URGENCY0: usize = 24; // f32 baseline urgency 0..1
+export const U_FATIGUE: usize = 28; // f32 ad fatigue at U_FATIGUE_HOUR
+export const U_CRISIS_HOUR: usize = 32; // i32 hour of the last crisis event (-1 none)
+export const U_FATIGUE_HOUR: usize = 36; // i32
+export const U_JSTART: usize = 40; // i32 first touch of the current journey (-1 none)
+export const U_LAST_TOUCH: usize = 44; // i32
+export const U_CONV_CHECK: usize = 48; // i32 hour of the next conversion check (-1 none)
+export const U_REENTRY: usize = 52; // i32 hour a converted/lost user re-enters the market
+export const U_TOUCHES: usize = 56; // i32 touchpoints in the current journey (all advertisers)
+export const U_CONF: usize = 60; // u8 [MAX_DEVICES] identity match confidence per device, x255
+// touchpoint record fields
+export const R_HOUR: usize = 0; // i32
+export const R_COST: usize = 4; // f32 dollars
+export const R_DECISION: usize = 8; // u32 our decision id (advertiser 0 only)
+export const R_CHANNEL: usize = 12; // u8
+export const R_ADV: usize = 13; // u8 advertiser (0 = us)
+export const R_CREATIVE: usize = 14; // u8
+export const R_FLAGS: usize = 15; // u8 bit0 clicked, bits 1-2 device, bits 3-4 slot
 
 @inline function align16(x: usize): usize {
   return (x + 15) & ~15;
@@ -90,35 +100,11 @@ export function computeLayout(): void {
   WORLDS_BASE = cursor;
 
   cursor = align16(<usize>HEADER_BYTES);
-  U_SEG = take(nu);
-  U_OBS_SEG = take(nu);
-  U_STAGE = take(nu);
-  U_NDEV = take(nu);
-  U_MATCHED = take(nu);
-  U_RING_HEAD = take(nu);
-  U_RING_COUNT = take(nu);
-  U_ATTENTION = take(nu * 4);
-  U_PRICE_SENS = take(nu * 4);
-  U_URGENCY0 = take(nu * 4);
-  U_FATIGUE = take(nu * 4);
-  U_CONF = take(nu * MAX_DEVICES * 4);
-  U_CRISIS_HOUR = take(nu * 4);
-  U_FATIGUE_HOUR = take(nu * 4);
-  U_JSTART = take(nu * 4);
-  U_LAST_TOUCH = take(nu * 4);
-  U_NEXT_EVENT = take(nu * 4);
-  U_CONV_CHECK = take(nu * 4);
-  U_REENTRY = take(nu * 4);
-  U_TOUCHES = take(nu * 4);
-  U_CR_EXPO = take(nu * MAX_CREATIVES);
-  const nr = nu * <usize>RING;
-  R_HOUR = take(nr * 4);
-  R_COST = take(nr * 4);
-  R_DECISION = take(nr * 4);
-  R_CHANNEL = take(nr);
-  R_ADV = take(nr);
-  R_CREATIVE = take(nr);
-  R_FLAGS = take(nr);
+  cursor = (cursor + 63) & ~63;
+  USERS = take(nu * USER_BYTES);
+  NEXT_EVENTS = take(nu * 4);
+  ACT_CLASS = take(nu);
+  RINGS = take(nu * <usize>RING * TP_BYTES);
   WORLD_STRIDE = cursor;
   MEMORY_END = WORLDS_BASE + WORLD_STRIDE * nw;
 }

@@ -17,9 +17,11 @@ import {
 } from "../layout";
 import { IO_OBS, RING, U_RING_HEAD, U_RING_COUNT, U_OBS_SEG, U_MATCHED, R_HOUR, R_ADV, R_FLAGS, R_CHANNEL } from "./mem";
 import { prm } from "./params";
-import { wb, hI32, hF32, hF64, u8At, confOf, exposuresOf, ringIndex } from "./state";
+import { hI32, hF32, hF64, u8At, confOf, exposuresOf, ringIndex, tpAddr } from "./state";
 import { HOUR, HOD, DOW, ACTIVITY_MULT } from "./clock";
-import { urgencyAt, fatigueAt, deviceLinked } from "./users";
+import { urgencyAt, deviceLinked } from "./users";
+import { OPP_EXPF } from "./market";
+import { hourSin, hourCos, dowSin, dowCos } from "./tables";
 import { pacingRatio, pacingState } from "./pacing";
 
 // what we can see of a user's history (filled by scanVisible)
@@ -47,20 +49,20 @@ export function scanVisible(u: i32, device: i32): void {
     let s = head - count + i;
     if (s < 0) s += RING;
     const k = ringIndex(u, s);
-    const flags = <i32>load<u8>(wb + R_FLAGS + k);
+    const flags = <i32>load<u8>(tpAddr(k) + R_FLAGS);
     const dev = (flags >> 1) & 3;
     if (dev != device && !(linked && ((mask >> dev) & 1) != 0)) continue;
-    if (<i32>load<u8>(wb + R_ADV + k) != OUR_BIDDER) {
+    if (<i32>load<u8>(tpAddr(k) + R_ADV) != OUR_BIDDER) {
       visRivalTouches++;
       continue;
     }
-    const t = load<i32>(wb + R_HOUR + (k << 2));
+    const t = load<i32>(tpAddr(k) + R_HOUR);
     visOurTouches++;
     if (visFirstOur < 0) visFirstOur = t;
     visLastOur = t;
     visLastClicked = (flags & 1) != 0;
     if (visLastClicked) visOurClicks++;
-    visChannels |= 1 << <i32>load<u8>(wb + R_CHANNEL + k);
+    visChannels |= 1 << <i32>load<u8>(tpAddr(k) + R_CHANNEL);
   }
 }
 
@@ -80,14 +82,15 @@ export function trackedStage(): i32 {
   return <i32>popcnt<u32>(<u32>x & 31);
 }
 
-export function writeObs(w: i32): void {
+// `scanned`: scanVisible already ran for this decision (the step that drew it), else scan now.
+export function writeObs(w: i32, scanned: bool): void {
   const o = IO_OBS + <usize>w * OBS_DIM * 4;
   memory.fill(o, 0, OBS_DIM * 4);
   const u = hI32(H_P_USER);
   const ch = hI32(H_P_CHANNEL);
   const device = hI32(H_P_DEVICE);
   const bidMax = prm(P_BID_MAX);
-  scanVisible(u, device);
+  if (!scanned) scanVisible(u, device);
 
   store<f32>(o + ((F_STAGE_UNAWARE + trackedStage()) << 2), 1);
   store<f32>(o + (F_OUR_TOUCHES << 2), clip01(<f64>visOurTouches / 10.0));
@@ -109,14 +112,12 @@ export function writeObs(w: i32): void {
   store<f32>(o + (F_DEVICE_MATCHED << 2), linked ? 1 : 0);
   // urgency shows only through search queries
   store<f32>(o + (F_URGENCY_SIGNAL << 2), ch == CH_SEARCH ? clip01(urgencyAt(u, HOUR)) : 0);
-  store<f32>(o + (F_FATIGUE_SIGNAL << 2), <f32>(1.0 - Math.exp(-fatigueAt(u, HOUR))));
+  store<f32>(o + (F_FATIGUE_SIGNAL << 2), <f32>(1.0 - OPP_EXPF));
   store<f32>(o + ((F_CHANNEL + ch) << 2), 1);
-  const ha = 6.283185307179586 * (<f64>HOD + 0.5) / 24.0;
-  store<f32>(o + (F_HOUR_SIN << 2), <f32>Math.sin(ha));
-  store<f32>(o + (F_HOUR_COS << 2), <f32>Math.cos(ha));
-  const da = 6.283185307179586 * <f64>DOW / 7.0;
-  store<f32>(o + (F_DOW_SIN << 2), <f32>Math.sin(da));
-  store<f32>(o + (F_DOW_COS << 2), <f32>Math.cos(da));
+  store<f32>(o + (F_HOUR_SIN << 2), hourSin(HOD));
+  store<f32>(o + (F_HOUR_COS << 2), hourCos(HOD));
+  store<f32>(o + (F_DOW_SIN << 2), dowSin(DOW));
+  store<f32>(o + (F_DOW_COS << 2), dowCos(DOW));
   store<f32>(o + (F_QUERY_INTENT << 2), hF32(H_P_QUERY_INTENT));
   store<f32>(o + (F_PCTR << 2), clip01(<f64>hF32(H_P_PCTR) / 0.2));
   store<f32>(o + (F_REF_VALUE << 2), clip01(<f64>hF32(H_P_REF_VALUE) / bidMax));

@@ -1,9 +1,8 @@
 // Accessors for the world being stepped. `wb` is its base address; everything else is relative,
 // so the same code runs any world (and a world restored into another slot).
-import {
-  H_STATS_EPISODE, H_STATS_TOTAL, MAX_CREATIVES, MAX_DEVICES,
-} from "../layout";
-import { U_SEG, U_STAGE, U_CONF, U_CR_EXPO, RING } from "./mem";
+import { H_STATS_EPISODE, H_STATS_TOTAL } from "../layout";
+import { U_SEG, U_STAGE, U_CONF, U_CR_EXPO, RING, USERS, NEXT_EVENTS, RINGS, ACT_CLASS, OUT_OF_MARKET } from "./mem";
+import { STAGE_CONVERTED } from "../layout";
 
 export let wb: usize = 0;
 export function setWorldBase(p: usize): void {
@@ -31,26 +30,39 @@ export function setWorldBase(p: usize): void {
 }
 
 // per-user fields
-@inline export function u8At(arr: usize, u: i32): i32 { return <i32>load<u8>(wb + arr + <usize>u); }
-@inline export function setU8(arr: usize, u: i32, v: i32): void { store<u8>(wb + arr + <usize>u, <u8>v); }
-@inline export function i32At(arr: usize, u: i32): i32 { return load<i32>(wb + arr + (<usize>u << 2)); }
-@inline export function setI32(arr: usize, u: i32, v: i32): void { store<i32>(wb + arr + (<usize>u << 2), v); }
-@inline export function f32At(arr: usize, u: i32): f32 { return load<f32>(wb + arr + (<usize>u << 2)); }
-@inline export function setF32(arr: usize, u: i32, v: f32): void { store<f32>(wb + arr + (<usize>u << 2), v); }
+@inline export function userAddr(u: i32): usize { return wb + USERS + (<usize>u << 6); }
+@inline export function u8At(field: usize, u: i32): i32 { return <i32>load<u8>(userAddr(u) + field); }
+@inline export function setU8(field: usize, u: i32, v: i32): void { store<u8>(userAddr(u) + field, <u8>v); }
+@inline export function i32At(field: usize, u: i32): i32 { return load<i32>(userAddr(u) + field); }
+@inline export function setI32(field: usize, u: i32, v: i32): void { store<i32>(userAddr(u) + field, v); }
+@inline export function f32At(field: usize, u: i32): f32 { return load<f32>(userAddr(u) + field); }
+@inline export function setF32(field: usize, u: i32, v: f32): void { store<f32>(userAddr(u) + field, v); }
+@inline export function nextEventAt(u: i32): i32 { return load<i32>(wb + NEXT_EVENTS + (<usize>u << 2)); }
+@inline export function setNextEvent(u: i32, v: i32): void { store<i32>(wb + NEXT_EVENTS + (<usize>u << 2), v); }
+// The compact activity class read by opportunity thinning (so rejected candidates cost no cache
+// miss on their user record); call after any change of a user's segment or market status.
+@inline export function activityClass(u: i32): i32 { return <i32>load<u8>(wb + ACT_CLASS + <usize>u); }
+@inline export function refreshClass(u: i32): void {
+  const out = <i32>load<u8>(userAddr(u) + U_STAGE) >= STAGE_CONVERTED;
+  store<u8>(wb + ACT_CLASS + <usize>u, <u8>(out ? OUT_OF_MARKET : <i32>load<u8>(userAddr(u) + U_SEG)));
+}
+// address of touchpoint record k (k = ringIndex(u, slot))
+@inline export function tpAddr(k: usize): usize { return wb + RINGS + (k << 4); }
 
 @inline export function segOf(u: i32): i32 { return u8At(U_SEG, u); }
 @inline export function stageOf(u: i32): i32 { return u8At(U_STAGE, u); }
+// match confidence is stored quantised to 1/255
 @inline export function confOf(u: i32, d: i32): f32 {
-  return load<f32>(wb + U_CONF + ((<usize>u * MAX_DEVICES + <usize>d) << 2));
+  return <f32>load<u8>(userAddr(u) + U_CONF + <usize>d) * (1.0 / 255.0);
 }
 @inline export function setConf(u: i32, d: i32, v: f32): void {
-  store<f32>(wb + U_CONF + ((<usize>u * MAX_DEVICES + <usize>d) << 2), v);
+  store<u8>(userAddr(u) + U_CONF + <usize>d, <u8>(<i32>(v * 255.0 + 0.5)));
 }
 @inline export function exposuresOf(u: i32, c: i32): i32 {
-  return <i32>load<u8>(wb + U_CR_EXPO + <usize>u * MAX_CREATIVES + <usize>c);
+  return <i32>load<u8>(userAddr(u) + U_CR_EXPO + <usize>c);
 }
 @inline export function bumpExposure(u: i32, c: i32): void {
-  const p = wb + U_CR_EXPO + <usize>u * MAX_CREATIVES + <usize>c;
+  const p = userAddr(u) + U_CR_EXPO + <usize>c;
   const v = load<u8>(p);
   if (v < 255) store<u8>(p, v + 1);
 }

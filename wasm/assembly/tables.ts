@@ -1,8 +1,9 @@
 // Tables derived from the params once per configure(): hourly activity by segment, the thinning
 // bound per hour of day, and the expected share of a day's traffic by hour (the pacing target).
 import {
-  NUM_SEGMENTS, P_SEGMENTS, SEG_STRIDE, SEGF_SHARE, SEGF_SESSIONS_PER_DAY, SEGF_PEAK_HOUR,
-  SEGF_ACTIVITY_WIDTH_HOURS,
+  NUM_SEGMENTS, NUM_CHANNELS, P_SEGMENTS, SEG_STRIDE, SEGF_SHARE, SEGF_SESSIONS_PER_DAY,
+  SEGF_PEAK_HOUR, SEGF_ACTIVITY_WIDTH_HOURS, SEGF_CHANNEL_WEIGHT, P_CHANNELS, CH_STRIDE,
+  CHF_JOURNEY_ONLY,
 } from "../layout";
 import { prm } from "./params";
 
@@ -10,6 +11,62 @@ const ACT = memory.data(NUM_SEGMENTS * 24 * 8); // f64 [seg][hour] sessions per 
 const ACT_MAX = memory.data(24 * 8); // f64 [hour] max over segments
 const CUM_TRAFFIC = memory.data(25 * 8); // f64 [hour] share of daily traffic before hour h
 const TRAFFIC = memory.data(24 * 8); // f64 [hour] expected sessions per user (scratch)
+// channel choice: cumulative probabilities [seg][inJourney][channel]
+const CH_CDF = memory.data(NUM_SEGMENTS * 2 * NUM_CHANNELS * 8);
+const HOUR_SIN = memory.data(24 * 4);
+const HOUR_COS = memory.data(24 * 4);
+const DOW_SIN = memory.data(7 * 4);
+const DOW_COS = memory.data(7 * 4);
+
+@inline export function hourSin(h: i32): f32 { return load<f32>(HOUR_SIN + (<usize>h << 2)); }
+@inline export function hourCos(h: i32): f32 { return load<f32>(HOUR_COS + (<usize>h << 2)); }
+@inline export function dowSin(d: i32): f32 { return load<f32>(DOW_SIN + (<usize>d << 2)); }
+@inline export function dowCos(d: i32): f32 { return load<f32>(DOW_COS + (<usize>d << 2)); }
+
+// Channel of an opportunity from one uniform: the segment's channel preferences, with channels
+// that need an open journey (retargeting, email) excluded for users not in one.
+export function pickChannel(seg: i32, inJourney: bool, r: f64): i32 {
+  const row = CH_CDF + (<usize>((seg * 2 + (inJourney ? 1 : 0)) * NUM_CHANNELS) << 3);
+  for (let c = 0; c < NUM_CHANNELS - 1; c++) {
+    if (r < load<f64>(row + (<usize>c << 3))) return c;
+  }
+  return NUM_CHANNELS - 1;
+}
+
+function buildChannelTables(): void {
+  for (let s = 0; s < NUM_SEGMENTS; s++) {
+    for (let j = 0; j < 2; j++) {
+      const row = CH_CDF + (<usize>((s * 2 + j) * NUM_CHANNELS) << 3);
+      let total: f64 = 0;
+      for (let c = 0; c < NUM_CHANNELS; c++) {
+        const allowed = j == 1 || prm(P_CHANNELS + c * CH_STRIDE + CHF_JOURNEY_ONLY) < 0.5;
+        total += allowed ? segParam(s, SEGF_CHANNEL_WEIGHT + c) : 0;
+      }
+      let acc: f64 = 0;
+      let lastAllowed = 0;
+      for (let c = 0; c < NUM_CHANNELS; c++) {
+        const allowed = j == 1 || prm(P_CHANNELS + c * CH_STRIDE + CHF_JOURNEY_ONLY) < 0.5;
+        if (allowed && total > 0) {
+          acc += segParam(s, SEGF_CHANNEL_WEIGHT + c) / total;
+          lastAllowed = c;
+        }
+        store<f64>(row + (<usize>c << 3), acc);
+      }
+      // guard rounding: everything past the last allowed channel maps to it
+      for (let c = lastAllowed; c < NUM_CHANNELS; c++) store<f64>(row + (<usize>c << 3), 2.0);
+    }
+  }
+  for (let h = 0; h < 24; h++) {
+    const a = 6.283185307179586 * (<f64>h + 0.5) / 24.0;
+    store<f32>(HOUR_SIN + (<usize>h << 2), <f32>Math.sin(a));
+    store<f32>(HOUR_COS + (<usize>h << 2), <f32>Math.cos(a));
+  }
+  for (let d = 0; d < 7; d++) {
+    const a = 6.283185307179586 * <f64>d / 7.0;
+    store<f32>(DOW_SIN + (<usize>d << 2), <f32>Math.sin(a));
+    store<f32>(DOW_COS + (<usize>d << 2), <f32>Math.cos(a));
+  }
+}
 
 @inline export function segParam(seg: i32, field: i32): f64 {
   return prm(P_SEGMENTS + seg * SEG_STRIDE + field);
@@ -67,4 +124,5 @@ export function buildTables(): void {
     acc += load<f64>(TRAFFIC + (<usize>h << 3));
   }
   store<f64>(CUM_TRAFFIC + (24 << 3), 1.0);
+  buildChannelTables();
 }

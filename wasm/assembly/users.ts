@@ -7,14 +7,14 @@ import {
 } from "../layout";
 import {
   NU, U_SEG, U_OBS_SEG, U_STAGE, U_NDEV, U_MATCHED, U_ATTENTION, U_PRICE_SENS, U_URGENCY0,
-  U_FATIGUE, U_CRISIS_HOUR, U_FATIGUE_HOUR, U_JSTART, U_LAST_TOUCH, U_NEXT_EVENT, U_CONV_CHECK,
+  U_FATIGUE, U_CRISIS_HOUR, U_FATIGUE_HOUR, U_JSTART, U_LAST_TOUCH, U_CONV_CHECK,
   U_REENTRY, U_TOUCHES, U_RING_COUNT, U_RING_HEAD,
 } from "./mem";
 import { prm } from "./params";
 import { uniform, below } from "./rng";
 import { segParam } from "./tables";
 import {
-  setU8, setF32, setI32, setConf, i32At, f32At, u8At,
+  setU8, setF32, setI32, setConf, i32At, f32At, u8At, setNextEvent, refreshClass,
 } from "./state";
 
 export const NEVER: i32 = 0x7fffffff;
@@ -74,12 +74,13 @@ export function initPopulation(): void {
     setI32(U_CRISIS_HOUR, u, -1);
     setI32(U_JSTART, u, -1);
     setI32(U_LAST_TOUCH, u, -1);
-    setI32(U_NEXT_EVENT, u, NEVER);
+    setNextEvent(u, NEVER);
     setI32(U_CONV_CHECK, u, -1);
     setI32(U_REENTRY, u, -1);
     setI32(U_TOUCHES, u, 0);
     setU8(U_RING_COUNT, u, 0);
     setU8(U_RING_HEAD, u, 0);
+    refreshClass(u);
   }
 }
 

@@ -29,7 +29,7 @@ import { wb, setWorldBase, hI32, hSetI32, hF32, hSetF32, hF64, hSetF64, stat, se
 import { initPopulation, addFatigue } from "./users";
 import { segParam } from "./tables";
 import { recordTouch, onImpression, processUserEvents, crisisEvents } from "./journey";
-import { chParam, clickProb, nextOpportunity, ourEstimates, startHourOpportunities } from "./market";
+import { chParam, clickProb, nextOpportunity, ourEstimates, startHourOpportunities, loadOpportunityUser, fatigueAdded } from "./market";
 import { scanVisible, trackedStage, writeObs } from "./observation";
 
 export const TERMINAL_NONE = 0;
@@ -138,6 +138,7 @@ function resolve(ourBid: f64, creative: i32, ours: bool): void {
   if (filled == 0) stat(S_UNSOLD, 1);
   let clickedAny = false;
   const fatiguePerAd = prm(P_USER_FATIGUE_PER_AD);
+  const fatigueFactor = Math.exp(-fatiguePerAd);
   let won = false;
   for (let k = 0; k < filled; k++) {
     const a = load<i32>(WINNERS + (<usize>k << 2));
@@ -172,6 +173,7 @@ function resolve(ourBid: f64, creative: i32, ours: bool): void {
       recordTouch(u, HOUR, a, ch, 0, device, k, clicked, <f32>price, 0);
     }
     addFatigue(u, HOUR, fatiguePerAd);
+    fatigueAdded(fatigueFactor);
     onImpression(u, HOUR, ch, clicked);
   }
   if (filled > 0) {
@@ -279,7 +281,7 @@ export function resetWorld(w: i32, seedLo: u32, seedHi: u32): void {
   beginHour();
   advance();
   writeInfo(w, 0);
-  writeObs(w);
+  writeObs(w, true);
   leaveWorld();
 }
 
@@ -293,13 +295,14 @@ function stepWorld(w: i32): void {
   let creative = load<i32>(IO_CREATIVE + (<usize>w << 2));
   if (creative < 0 || creative >= NC) creative = 0;
   stat(S_DECISIONS, 1);
+  loadOpportunityUser(hI32(H_P_USER), HOUR);
   resolve(bid, creative, true);
   hSetI32(H_PENDING, 0);
   hSetF64(H_DECISIONS, hF64(H_DECISIONS) + 1);
   advance();
   const reward = hF64(H_REWARD_ACC) - stepCost;
   writeInfo(w, reward);
-  writeObs(w);
+  writeObs(w, true);
   leaveWorld();
 }
 
@@ -322,8 +325,9 @@ export function reemitWorld(w: i32): void {
   enterWorld(w);
   store<u32>(wb + H_WORLD_INDEX, <u32>w);
   clearStep();
+  loadOpportunityUser(hI32(H_P_USER), HOUR);
   writeInfo(w, 0);
-  writeObs(w);
+  writeObs(w, false);
   leaveWorld();
 }
 
