@@ -23,6 +23,7 @@ interface Suite {
 // One line per suite. Loaded lazily so `--only` does not pay for (or break on) the others.
 const SUITES: Suite[] = [
   { name: "auction", load: async () => (await import("./auction.bench.js")).benchAuction },
+  { name: "world", load: async () => (await import("./world.bench.js")).benchWorld },
 ];
 
 /** Project root whether running from sources (bench/run.ts) or compiled (dist/bench/run.js). */

@@ -360,3 +360,4 @@ export function parseSetOverride(expr: string): Record<string, unknown> {
 export function mergeOverrides(...parts: Record<string, unknown>[]): Record<string, unknown> {
   return parts.reduce((acc, p) => merge(acc, p) as Record<string, unknown>, {});
 }
+export { SCENARIOS } from "./scenarios.js";

@@ -7,7 +7,7 @@
 //   [world 0][world 1]...[world W-1]    each WORLD_STRIDE bytes, relocatable (offsets are relative)
 // A world's bytes are its whole persistent state: serialising a world is copying its slice.
 
-export const LAYOUT_VERSION = 4;
+export const LAYOUT_VERSION = 6;
 export const WORLD_MAGIC = 0x47414550; // "GAEP"
 
 // ---- fixed maxima ------------------------------------------------------------------------------
@@ -278,7 +278,9 @@ export const H_CLOCK_ACTIVITY = H_CLOCK_DAY + 8; // f64 day-of-week x season x s
 export const H_CLOCK_SEASON = H_CLOCK_DAY + 16; // f64
 export const H_CLOCK_VALUE = H_CLOCK_DAY + 24; // f64 surge on conversion value
 export const H_CLOCK_TREND = H_CLOCK_DAY + 32; // f64 CPC trend multiplier
-export const HEADER_BYTES = H_CLOCK_DAY + 48;
+export const H_SEG_COUNT = H_CLOCK_DAY + 48; // i32 [NUM_SEGMENTS] users per segment
+export const H_SEG_CDF = H_SEG_COUNT + 24; // f64 [NUM_SEGMENTS] this hour's cumulative opportunity share by segment
+export const HEADER_BYTES = H_SEG_CDF + 48;
 
 // ---- stats (f64 indices within a stats block; NUM_STATS <= 64) ---------------------------------
 export const S_OPPORTUNITIES = 0; // auctions run in the world

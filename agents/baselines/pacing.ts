@@ -5,19 +5,25 @@
 // Per world and per decision t (v_t = info[I_REF_VALUE_DOLLARS], c_t = info[I_COST] after the step):
 //
 //   rho_t = min( dailyLeft / D_today , flightLeft / D_flight )      target spend per decision
-//   mu    <- clip( mu - eta * (rho_t - c_t) / vbar , 0, muMax )     dual step
+//   mu    <- clip( mu - eta * (rho_t - c_t) / B , 0, muMax )        dual step
 //
 // where dailyLeft / flightLeft are the budgets minus what this bidder has paid (summed from I_COST),
 // D_today the decisions still expected today and D_flight those expected until the flight ends.
 // Spending faster than rho raises mu (lower bids); spending slower lowers it, down to 0 where the
-// bidder is truthful. The gradient is divided by vbar, a running mean of the values seen, so eta is
-// unitless and one default serves campaigns of any currency scale (Balseiro & Gur state their step
-// size for values normalised to [0, vbar]).
+// bidder is truthful (a budget that does not bind leaves bids unshaded).
+//
+// B = min(dailyBudget, flightBudget / flightDays) is the daily spend target. Dividing by it makes
+// eta unitless and independent of the value scale and of the decision rate: over a day the steps
+// add up to eta x (spend - target) / B, so eta is how far mu moves when a day's spend misses its
+// target by a whole day's budget. (Balseiro & Gur's step is stated for values normalised to
+// [0, vbar]; their O(1/sqrt T) rate is for long horizons, a 30-day flight needs faster moves.)
 //
 // Decisions expected come from what the bidder has seen: a per-world profile of decisions by hour
 // of day (a running average over past days, kept across flights because the world persists). Hours
-// after a day's budget ran out are not folded into the profile, since an env may stop offering
-// decisions then. Before a full day has been seen, the rate so far in the flight stands in.
+// after a day's budget ran out are not folded into the profile: the env offers no decisions then.
+// Before a full day has been seen, the rate so far in the flight stands in. Days and flights follow
+// the world clock in info[I_HOUR]: a day is 24 hours, flights start at a day boundary, and a
+// terminated/truncated flag means the next decision belongs to a new flight (same-step autoreset).
 import type { GaelpConfig } from "../../env/config.js";
 import type { BidAction } from "../../env/vector_env.js";
 import { INFO_DIM, I_COST, I_HOUR, I_REF_VALUE_DOLLARS } from "../../wasm/layout.js";
@@ -30,11 +36,11 @@ const EXHAUSTED_FRACTION = 0.01;
 
 export const PACING_PARAMS = {
   eta: {
-    default: 0.2,
+    default: 10,
     min: 0,
     minExclusive: true,
-    max: 10,
-    description: "dual step size (unitless: the gradient is divided by the mean value seen)",
+    max: 1000,
+    description: "dual step size: change of mu per daily budget of spend off target",
   },
   mu0: { default: 0, min: 0, max: 1000, description: "initial budget multiplier mu" },
   muMax: { default: 100, min: 0, minExclusive: true, max: 1e6, description: "upper bound on mu (bids >= v/(1+muMax))" },
@@ -55,18 +61,16 @@ export class PacingBidder implements Bidder {
   private dailyBudget = Number.POSITIVE_INFINITY;
   private flightBudget = Number.POSITIVE_INFINITY;
   private flightDays = 1;
+  private dailyTarget = 1; // B: dollars a day the budgets allow on average
 
   // per world
   private mu = new Float64Array(0);
   private rho = new Float64Array(0); // target spend per decision for the pending decision
-  private vbar = new Float64Array(0); // running mean of reference values
-  private valuesSeen = new Float64Array(0);
   private spendToday = new Float64Array(0);
   private spendFlight = new Float64Array(0);
   private day = new Float64Array(0); // world day of the last decision (-1: none yet)
   private hourOfDay = new Int32Array(0); // hour of day of the pending decision
   private exhaustedHour = new Int32Array(0); // hour of day a budget ran out today (24: not yet)
-  private flightStartHour = new Float64Array(0);
   private flightStartDay = new Float64Array(0);
   private flightDecisions = new Float64Array(0);
   private newFlight = new Uint8Array(0);
@@ -87,16 +91,15 @@ export class PacingBidder implements Bidder {
     this.dailyBudget = c.dailyBudget > 0 && Number.isFinite(c.dailyBudget) ? c.dailyBudget : Number.POSITIVE_INFINITY;
     this.flightBudget = c.flightBudget > 0 && Number.isFinite(c.flightBudget) ? c.flightBudget : Number.POSITIVE_INFINITY;
     this.flightDays = Math.max(1, c.flightDays);
+    const target = Math.min(this.dailyBudget, this.flightBudget / this.flightDays);
+    this.dailyTarget = Number.isFinite(target) && target > 0 ? target : 1;
     this.mu = new Float64Array(numEnvs).fill(this.params.mu0);
     this.rho = new Float64Array(numEnvs);
-    this.vbar = new Float64Array(numEnvs);
-    this.valuesSeen = new Float64Array(numEnvs);
     this.spendToday = new Float64Array(numEnvs);
     this.spendFlight = new Float64Array(numEnvs);
     this.day = new Float64Array(numEnvs).fill(-1);
     this.hourOfDay = new Int32Array(numEnvs);
     this.exhaustedHour = new Int32Array(numEnvs).fill(HOURS_PER_DAY);
-    this.flightStartHour = new Float64Array(numEnvs);
     this.flightStartDay = new Float64Array(numEnvs);
     this.flightDecisions = new Float64Array(numEnvs);
     this.newFlight = new Uint8Array(numEnvs).fill(1);
@@ -133,7 +136,6 @@ export class PacingBidder implements Bidder {
       if (d !== this.day[w]) this.rollDay(w, d);
       if (this.newFlight[w] === 1) {
         this.newFlight[w] = 0;
-        this.flightStartHour[w] = hour;
         this.flightStartDay[w] = d;
         this.flightDecisions[w] = 0;
         this.spendFlight[w] = 0;
@@ -143,10 +145,6 @@ export class PacingBidder implements Bidder {
       this.flightDecisions[w] += 1;
 
       const v = info[row + I_REF_VALUE_DOLLARS];
-      if (v >= 0 && Number.isFinite(v)) {
-        this.valuesSeen[w] += 1;
-        this.vbar[w] += (v - this.vbar[w]) / Math.min(this.valuesSeen[w], 10_000);
-      }
 
       const leftToday = this.decisionsLeftToday(w, h, hour);
       const perDay = this.daysSeen[w] > 0 ? this.expectedDecisionsPerDay(w) : this.flightRatePerHour(w, hour) * HOURS_PER_DAY;
@@ -164,14 +162,14 @@ export class PacingBidder implements Bidder {
   }
 
   observe(_reward: Float32Array, terminated: Uint8Array, truncated: Uint8Array, info: Float64Array): void {
-    const { eta, muMax } = this.params;
+    const { muMax } = this.params;
+    const step = this.params.eta / this.dailyTarget;
     for (let w = 0; w < this.numEnvs; w++) {
       let cost = info[w * INFO_DIM + I_COST];
       if (!(cost > 0)) cost = 0;
       this.spendToday[w] += cost;
       this.spendFlight[w] += cost;
-      const scale = this.vbar[w] > 1e-12 ? this.vbar[w] : 1;
-      const mu = this.mu[w] - (eta * (this.rho[w] - cost)) / scale;
+      const mu = this.mu[w] - step * (this.rho[w] - cost);
       this.mu[w] = mu > 0 ? (mu < muMax ? mu : muMax) : 0;
       if (
         this.exhaustedHour[w] === HOURS_PER_DAY &&
@@ -188,10 +186,8 @@ export class PacingBidder implements Bidder {
   private rollDay(w: number, d: number): void {
     const base = w * HOURS_PER_DAY;
     if (this.day[w] >= 0) {
-      // Only a day seen from its start is a fair sample; the flight's first day may start late.
-      const fullDay = this.day[w] > this.flightStartDay[w] || this.flightStartHour[w] % HOURS_PER_DAY === 0;
       const upto = this.exhaustedHour[w];
-      if (fullDay && upto > 0) {
+      if (upto > 0) {
         this.daysSeen[w] += 1;
         const rate = Math.max(1 / this.daysSeen[w], this.params.profileRate);
         for (let h = 0; h < upto; h++) {
@@ -221,7 +217,7 @@ export class PacingBidder implements Bidder {
 
   /** Decisions per hour seen so far in this flight (the estimate before a full day is known). */
   private flightRatePerHour(w: number, hour: number): number {
-    const hours = hour - this.flightStartHour[w] + 1;
+    const hours = hour - this.flightStartDay[w] * HOURS_PER_DAY + 1;
     return this.flightDecisions[w] / Math.max(1, hours);
   }
 }

@@ -9,16 +9,18 @@ import {
   P_CLICK_ADVANCE_PROB, P_IMPRESSION_ADVANCE_PROB, P_CHANNELS, CH_STRIDE, CHF_INTENT_LIFT,
   SEGF_CONV_MULT, SEGF_DELAY_SCALE, SEGF_CRISIS_PRONE, CRISIS_SEGMENT, P_URGENCY_CONV_GAIN,
   P_URGENCY_DELAY_CUT, P_CRISIS_RATE_PER_USER_DAY, S_LOST_JOURNEYS, S_CRISIS_EVENTS, MAX_CREATIVES,
+  MAX_DEVICES,
 } from "../layout";
 import {
-  NU, RING, NEXT_EVENTS, U_STAGE, U_JSTART, U_LAST_TOUCH, U_CONV_CHECK, U_REENTRY, U_TOUCHES,
+  NU, RING, NEXT_EVENTS, BLOCK_MIN, NBLOCKS, U_STAGE, U_JSTART, U_LAST_TOUCH, U_CONV_CHECK, U_REENTRY, U_TOUCHES,
   U_RING_HEAD, U_RING_COUNT, U_ATTENTION, U_PRICE_SENS, U_CRISIS_HOUR, U_SEG, U_CR_EXPO,
-  R_HOUR, R_COST, R_DECISION, R_CHANNEL, R_ADV, R_CREATIVE, R_FLAGS,
+  R_HOUR, R_COST, R_DECISION, R_CHANNEL, R_ADV, R_CREATIVE, R_FLAGS, U_DEV, DEV_BYTES,
+  D_OUR_TOUCHES, D_OUR_CLICKS, D_RIVAL_TOUCHES, D_CHANNELS, D_FIRST_OUR, D_LAST_OUR,
 } from "./mem";
 import { prm } from "./params";
 import { uniform, below, poisson } from "./rng";
 import { segParam } from "./tables";
-import { wb, u8At, setU8, i32At, setI32, f32At, stageOf, segOf, ringIndex, tpAddr, userAddr, setNextEvent, refreshClass, stat } from "./state";
+import { wb, u8At, setU8, i32At, setI32, f32At, stageOf, segOf, ringIndex, tpAddr, userAddr, setNextEvent, refreshClass, segListAdd, segListRemove, stat } from "./state";
 import { OPP_EXPF } from "./market";
 import { NEVER, urgencyAt } from "./users";
 import { convert } from "./conversion";
@@ -83,6 +85,21 @@ export function recordTouch(
   store<u8>(tpAddr(k) + R_CREATIVE, <u8>creative);
   store<u8>(tpAddr(k) + R_FLAGS, <u8>((clicked ? 1 : 0) | (device << 1) | (slot << 3)));
   setU8(U_RING_HEAD, u, head + 1 == RING ? 0 : head + 1);
+  const dv = userAddr(u) + U_DEV + <usize>device * DEV_BYTES;
+  if (adv == 0) {
+    const n = load<u8>(dv + D_OUR_TOUCHES);
+    if (n < 255) store<u8>(dv + D_OUR_TOUCHES, n + 1);
+    if (clicked) {
+      const c = load<u8>(dv + D_OUR_CLICKS);
+      if (c < 255) store<u8>(dv + D_OUR_CLICKS, c + 1);
+    }
+    store<u8>(dv + D_CHANNELS, <u8>((<i32>load<u8>(dv + D_CHANNELS) & 31) | (1 << channel) | (clicked ? 128 : 0)));
+    if (load<i32>(dv + D_FIRST_OUR) < 0) store<i32>(dv + D_FIRST_OUR, hour);
+    store<i32>(dv + D_LAST_OUR, hour);
+  } else {
+    const r = load<u8>(dv + D_RIVAL_TOUCHES);
+    if (r < 255) store<u8>(dv + D_RIVAL_TOUCHES, r + 1);
+  }
   const count = u8At(U_RING_COUNT, u);
   if (count < RING) setU8(U_RING_COUNT, u, count + 1);
   setI32(U_TOUCHES, u, i32At(U_TOUCHES, u) + 1);
@@ -108,6 +125,15 @@ export function onImpression(u: i32, hour: i32, ch: i32, clicked: bool): void {
   scheduleNext(u);
 }
 
+export function clearDeviceHistory(u: i32): void {
+  const base = userAddr(u) + U_DEV;
+  memory.fill(base, 0, <usize>MAX_DEVICES * DEV_BYTES);
+  for (let d = 0; d < MAX_DEVICES; d++) {
+    store<i32>(base + <usize>d * DEV_BYTES + D_FIRST_OUR, -1);
+    store<i32>(base + <usize>d * DEV_BYTES + D_LAST_OUR, -1);
+  }
+}
+
 function reenter(u: i32): void {
   setU8(U_STAGE, u, STAGE_UNAWARE);
   setI32(U_JSTART, u, -1);
@@ -118,6 +144,7 @@ function reenter(u: i32): void {
   setU8(U_RING_HEAD, u, 0);
   // a new journey starts with fresh creative wear-out
   memory.fill(userAddr(u) + U_CR_EXPO, 0, MAX_CREATIVES);
+  clearDeviceHistory(u);
   refreshClass(u);
 }
 
@@ -165,24 +192,34 @@ function processUser(u: i32, hour: i32): void {
   scheduleNext(u);
 }
 
-// Everything due this hour: conversion checks, timeouts, re-entries. The scan reads one i32 per
-// user, four at a time, so it stays cheap next to the hour's auctions.
+// Everything due this hour: conversion checks, timeouts, re-entries. Blocks of 64 users whose
+// lower bound is in the future are skipped; a due block is swept four users at a time and its
+// bound recomputed.
 export function processUserEvents(hour: i32): void {
   const base = wb + NEXT_EVENTS;
   const limit = i32x4.splat(hour + 1);
-  let u = 0;
-  const n4 = NU & ~3;
-  for (; u < n4; u += 4) {
-    const v = v128.load(base + (<usize>u << 2));
-    const due = i32x4.lt_s(v, limit);
-    if (v128.any_true(due)) {
-      for (let j = 0; j < 4; j++) {
-        if (load<i32>(base + (<usize>(u + j) << 2)) <= hour) processUser(u + j, hour);
+  for (let b = 0; b < NBLOCKS; b++) {
+    const bm = wb + BLOCK_MIN + (<usize>b << 2);
+    if (load<i32>(bm) > hour) continue;
+    const from = b << 6;
+    const to = from + 64 < NU ? from + 64 : NU;
+    let u = from;
+    for (; u + 4 <= to; u += 4) {
+      if (v128.any_true(i32x4.lt_s(v128.load(base + (<usize>u << 2)), limit))) {
+        for (let j = 0; j < 4; j++) {
+          if (load<i32>(base + (<usize>(u + j) << 2)) <= hour) processUser(u + j, hour);
+        }
       }
     }
-  }
-  for (; u < NU; u++) {
-    if (load<i32>(base + (<usize>u << 2)) <= hour) processUser(u, hour);
+    for (; u < to; u++) {
+      if (load<i32>(base + (<usize>u << 2)) <= hour) processUser(u, hour);
+    }
+    let m = NEVER;
+    for (let k = from; k < to; k++) {
+      const v = load<i32>(base + (<usize>k << 2));
+      if (v < m) m = v;
+    }
+    store<i32>(bm, m);
   }
 }
 
@@ -196,6 +233,8 @@ export function crisisEvents(hour: i32): void {
   for (let i = 0; i < n; i++) {
     const u = below(NU);
     if (segParam(segOf(u), SEGF_CRISIS_PRONE) < 0.5) continue;
+    segListRemove(segOf(u), u);
+    segListAdd(CRISIS_SEGMENT, u);
     setU8(U_SEG, u, CRISIS_SEGMENT);
     refreshClass(u);
     setI32(U_CRISIS_HOUR, u, hour);

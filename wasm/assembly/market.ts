@@ -11,14 +11,14 @@ import {
   H_P_RESERVE, H_P_RIVAL_BIDS, H_RIVALS, H_RIVAL_SPEND, RIV_STRIDE, RIVF_STRATEGY,
   RIVF_VALUE_MULT, RIVF_SHADE, RIVF_NOISE, RIVF_DAILY_BUDGET_MICROS, RIVF_DEFENSE_GAIN,
   RIVF_SEGMENT_MULT, RIVF_CHANNEL_MULT, RIVF_STAGE_MULT, RIVF_QUALITY, RIVAL_DEFENSIVE,
-  RIVAL_AGGRESSIVE, RIVAL_SHADING, RIVAL_RANDOM, P_RIVAL_BUDGET_SCALE,
+  RIVAL_AGGRESSIVE, RIVAL_SHADING, RIVAL_RANDOM, P_RIVAL_BUDGET_SCALE, H_SEG_CDF,
 } from "../layout";
 import { NU, NR, U_NDEV, U_ATTENTION, U_OBS_SEG, OUT_OF_MARKET } from "./mem";
 import { prm } from "./params";
 import { uniform, below, uniformNoise, poisson } from "./rng";
-import { segParam, activity, activityMax, pickChannel } from "./tables";
+import { segParam, activity, pickChannel } from "./tables";
 import { HOD, ACTIVITY_MULT, VALUE_MULT, TREND_MULT, MARKET_NOISE } from "./clock";
-import { hI32, hSetI32, hF32, hSetF32, hF64, u8At, f32At, stageOf, segOf, exposuresOf, activityClass } from "./state";
+import { hI32, hSetI32, hF32, hSetF32, hF64, hSetF64, u8At, f32At, stageOf, segOf, exposuresOf, activityClass, segCount, segUser } from "./state";
 import { fatigueAt } from "./users";
 
 // exp(-fatigue) of the current opportunity's user, set when the opportunity is drawn (or
@@ -41,9 +41,19 @@ export function fatigueAdded(factor: f64): void {
 
 // Expected opportunities this hour: users x the busiest segment's rate x calendar factors;
 // candidates are then thinned by each user's own segment rate.
+// Expected opportunities this hour: each segment's users x its activity at this hour x calendar
+// factors. Candidates then pick a segment by its share and a user of it; users out of the market
+// (converted, lost) emit nothing.
 export function startHourOpportunities(): void {
-  const lambda = <f64>NU * activityMax(HOD) * ACTIVITY_MULT * prm(P_ACTIVITY_SCALE);
-  hSetI32(H_OPPS_LEFT, poisson(lambda));
+  let lambda: f64 = 0;
+  for (let s = 0; s < NUM_SEGMENTS; s++) {
+    lambda += <f64>segCount(s) * activity(s, HOD);
+    hSetF64(H_SEG_CDF + (s << 3), lambda);
+  }
+  if (lambda > 0) {
+    for (let s = 0; s < NUM_SEGMENTS; s++) hSetF64(H_SEG_CDF + (s << 3), hF64(H_SEG_CDF + (s << 3)) / lambda);
+  }
+  hSetI32(H_OPPS_LEFT, poisson(lambda * ACTIVITY_MULT * prm(P_ACTIVITY_SCALE)));
 }
 
 // Click probability of advertiser `adv` (0 = us, with creative `creative`) in `slot` for user u.
@@ -126,14 +136,16 @@ export function ourEstimates(u: i32, ch: i32, hour: i32, trackedStage: i32): voi
 // candidates are used up. `trackedStageOf` is supplied by the observation module.
 export function nextOpportunity(hour: i32): bool {
   let left = hI32(H_OPPS_LEFT);
-  const amax = activityMax(HOD);
   while (left > 0) {
     left--;
-    const u = below(NU);
-    const cls = activityClass(u);
-    if (cls == OUT_OF_MARKET) continue; // converted or lost: out of the market until re-entry
-    if (uniform() * amax >= activity(cls, HOD)) continue;
-    const ch = pickChannel(cls, stageOf(u) != STAGE_UNAWARE, uniform());
+    const r = uniform();
+    let seg = 0;
+    while (seg < NUM_SEGMENTS - 1 && r >= hF64(H_SEG_CDF + (seg << 3))) seg++;
+    const n = segCount(seg);
+    if (n == 0) continue;
+    const u = segUser(seg, below(n));
+    if (activityClass(u) == OUT_OF_MARKET) continue; // converted or lost: out of the market until re-entry
+    const ch = pickChannel(seg, stageOf(u) != STAGE_UNAWARE, uniform());
     const device = below(u8At(U_NDEV, u));
     hSetI32(H_OPPS_LEFT, left);
     hSetI32(H_P_USER, u);

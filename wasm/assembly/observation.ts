@@ -15,13 +15,13 @@ import {
   H_PRICE_INDEX, H_SPEND_TODAY, H_SPEND_FLIGHT, H_FLIGHT_START, H_WIN_EMA, H_CPC_EMA,
   P_DAILY_BUDGET_MICROS, P_FLIGHT_BUDGET_MICROS, P_BID_MAX, P_FLIGHT_DAYS, CH_SEARCH,
 } from "../layout";
-import { IO_OBS, RING, U_RING_HEAD, U_RING_COUNT, U_OBS_SEG, U_MATCHED, R_HOUR, R_ADV, R_FLAGS, R_CHANNEL } from "./mem";
+import { IO_OBS, U_OBS_SEG, U_MATCHED, U_NDEV, U_DEV, DEV_BYTES, D_OUR_TOUCHES, D_OUR_CLICKS, D_RIVAL_TOUCHES, D_CHANNELS, D_FIRST_OUR, D_LAST_OUR } from "./mem";
 import { prm } from "./params";
-import { hI32, hF32, hF64, u8At, confOf, exposuresOf, ringIndex, tpAddr } from "./state";
+import { hI32, hF32, hF64, u8At, confOf, exposuresOf, userAddr } from "./state";
 import { HOUR, HOD, DOW, ACTIVITY_MULT } from "./clock";
 import { urgencyAt, deviceLinked } from "./users";
 import { OPP_EXPF } from "./market";
-import { hourSin, hourCos, dowSin, dowCos } from "./tables";
+import { hourSin, hourCos, dowSin, dowCos, recencyFeature } from "./tables";
 import { pacingRatio, pacingState } from "./pacing";
 
 // what we can see of a user's history (filled by scanVisible)
@@ -43,26 +43,25 @@ export function scanVisible(u: i32, device: i32): void {
   visRivalTouches = 0;
   const linked = deviceLinked(u, device);
   const mask = u8At(U_MATCHED, u);
-  const count = u8At(U_RING_COUNT, u);
-  const head = u8At(U_RING_HEAD, u);
-  for (let i = 0; i < count; i++) {
-    let s = head - count + i;
-    if (s < 0) s += RING;
-    const k = ringIndex(u, s);
-    const flags = <i32>load<u8>(tpAddr(k) + R_FLAGS);
-    const dev = (flags >> 1) & 3;
-    if (dev != device && !(linked && ((mask >> dev) & 1) != 0)) continue;
-    if (<i32>load<u8>(tpAddr(k) + R_ADV) != OUR_BIDDER) {
-      visRivalTouches++;
-      continue;
+  const ndev = u8At(U_NDEV, u);
+  const base = userAddr(u) + U_DEV;
+  for (let e = 0; e < ndev; e++) {
+    if (e != device && !(linked && ((mask >> e) & 1) != 0)) continue;
+    const dv = base + <usize>e * DEV_BYTES;
+    visRivalTouches += <i32>load<u8>(dv + D_RIVAL_TOUCHES);
+    const n = <i32>load<u8>(dv + D_OUR_TOUCHES);
+    if (n == 0) continue;
+    visOurTouches += n;
+    visOurClicks += <i32>load<u8>(dv + D_OUR_CLICKS);
+    const flags = <i32>load<u8>(dv + D_CHANNELS);
+    visChannels |= flags & 31;
+    const first = load<i32>(dv + D_FIRST_OUR);
+    if (visFirstOur < 0 || first < visFirstOur) visFirstOur = first;
+    const last = load<i32>(dv + D_LAST_OUR);
+    if (last > visLastOur) {
+      visLastOur = last;
+      visLastClicked = (flags & 128) != 0;
     }
-    const t = load<i32>(tpAddr(k) + R_HOUR);
-    visOurTouches++;
-    if (visFirstOur < 0) visFirstOur = t;
-    visLastOur = t;
-    visLastClicked = (flags & 1) != 0;
-    if (visLastClicked) visOurClicks++;
-    visChannels |= 1 << <i32>load<u8>(tpAddr(k) + R_CHANNEL);
   }
 }
 
@@ -96,7 +95,7 @@ export function writeObs(w: i32, scanned: bool): void {
   store<f32>(o + (F_OUR_TOUCHES << 2), clip01(<f64>visOurTouches / 10.0));
   store<f32>(o + (F_OUR_CLICKS << 2), clip01(<f64>visOurClicks / 5.0));
   store<f32>(o + (F_HOURS_SINCE_TOUCH << 2),
-    visLastOur < 0 ? 1 : clip01(Math.log1p(<f64>(HOUR - visLastOur)) / Math.log1p(720.0)));
+    visLastOur < 0 ? 1 : recencyFeature(HOUR - visLastOur));
   store<f32>(o + (F_JOURNEY_DAYS << 2), visFirstOur < 0 ? 0 : clip01(<f64>(HOUR - visFirstOur) / 720.0));
   store<f32>(o + (F_CHANNELS_SEEN << 2), <f32>popcnt5(visChannels) / <f32>NUM_CHANNELS);
   store<f32>(o + (F_COMPETITOR_TOUCHES << 2), clip01(<f64>visRivalTouches / 10.0));

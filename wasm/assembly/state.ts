@@ -1,8 +1,8 @@
 // Accessors for the world being stepped. `wb` is its base address; everything else is relative,
 // so the same code runs any world (and a world restored into another slot).
 import { H_STATS_EPISODE, H_STATS_TOTAL } from "../layout";
-import { U_SEG, U_STAGE, U_CONF, U_CR_EXPO, RING, USERS, NEXT_EVENTS, RINGS, ACT_CLASS, OUT_OF_MARKET } from "./mem";
-import { STAGE_CONVERTED } from "../layout";
+import { U_SEG, U_STAGE, U_CONF, U_CR_EXPO, RING, NU, USERS, NEXT_EVENTS, RINGS, ACT_CLASS, OUT_OF_MARKET, BLOCK_MIN, SEG_USERS, USER_POS } from "./mem";
+import { STAGE_CONVERTED, H_SEG_COUNT } from "../layout";
 
 export let wb: usize = 0;
 export function setWorldBase(p: usize): void {
@@ -30,7 +30,7 @@ export function setWorldBase(p: usize): void {
 }
 
 // per-user fields
-@inline export function userAddr(u: i32): usize { return wb + USERS + (<usize>u << 6); }
+@inline export function userAddr(u: i32): usize { return wb + USERS + (<usize>u << 7); }
 @inline export function u8At(field: usize, u: i32): i32 { return <i32>load<u8>(userAddr(u) + field); }
 @inline export function setU8(field: usize, u: i32, v: i32): void { store<u8>(userAddr(u) + field, <u8>v); }
 @inline export function i32At(field: usize, u: i32): i32 { return load<i32>(userAddr(u) + field); }
@@ -38,7 +38,32 @@ export function setWorldBase(p: usize): void {
 @inline export function f32At(field: usize, u: i32): f32 { return load<f32>(userAddr(u) + field); }
 @inline export function setF32(field: usize, u: i32, v: f32): void { store<f32>(userAddr(u) + field, v); }
 @inline export function nextEventAt(u: i32): i32 { return load<i32>(wb + NEXT_EVENTS + (<usize>u << 2)); }
-@inline export function setNextEvent(u: i32, v: i32): void { store<i32>(wb + NEXT_EVENTS + (<usize>u << 2), v); }
+// Next-event hours also keep a per-block lower bound so the hourly scan skips quiet blocks.
+@inline export function setNextEvent(u: i32, v: i32): void {
+  store<i32>(wb + NEXT_EVENTS + (<usize>u << 2), v);
+  const b = wb + BLOCK_MIN + (<usize>(u >> 6) << 2);
+  if (v < load<i32>(b)) store<i32>(b, v);
+}
+
+// Per-segment user lists: opportunities pick a segment, then a user of it.
+@inline export function segCount(s: i32): i32 { return load<i32>(wb + H_SEG_COUNT + (<usize>s << 2)); }
+@inline export function segUser(s: i32, i: i32): i32 {
+  return load<i32>(wb + SEG_USERS + ((<usize>s * <usize>NU + <usize>i) << 2));
+}
+export function segListAdd(s: i32, u: i32): void {
+  const n = segCount(s);
+  store<i32>(wb + SEG_USERS + ((<usize>s * <usize>NU + <usize>n) << 2), u);
+  store<i32>(wb + USER_POS + (<usize>u << 2), n);
+  store<i32>(wb + H_SEG_COUNT + (<usize>s << 2), n + 1);
+}
+export function segListRemove(s: i32, u: i32): void {
+  const n = segCount(s) - 1;
+  const pos = load<i32>(wb + USER_POS + (<usize>u << 2));
+  const last = segUser(s, n);
+  store<i32>(wb + SEG_USERS + ((<usize>s * <usize>NU + <usize>pos) << 2), last);
+  store<i32>(wb + USER_POS + (<usize>last << 2), pos);
+  store<i32>(wb + H_SEG_COUNT + (<usize>s << 2), n);
+}
 // The compact activity class read by opportunity thinning (so rejected candidates cost no cache
 // miss on their user record); call after any change of a user's segment or market status.
 @inline export function activityClass(u: i32): i32 { return <i32>load<u8>(wb + ACT_CLASS + <usize>u); }

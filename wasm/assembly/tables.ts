@@ -3,7 +3,7 @@
 import {
   NUM_SEGMENTS, NUM_CHANNELS, P_SEGMENTS, SEG_STRIDE, SEGF_SHARE, SEGF_SESSIONS_PER_DAY,
   SEGF_PEAK_HOUR, SEGF_ACTIVITY_WIDTH_HOURS, SEGF_CHANNEL_WEIGHT, P_CHANNELS, CH_STRIDE,
-  CHF_JOURNEY_ONLY,
+  CHF_JOURNEY_ONLY, P_FATIGUE_RECOVERY_HOURS, P_CRISIS_DECAY_HOURS,
 } from "../layout";
 import { prm } from "./params";
 
@@ -17,6 +17,21 @@ const HOUR_SIN = memory.data(24 * 4);
 const HOUR_COS = memory.data(24 * 4);
 const DOW_SIN = memory.data(7 * 4);
 const DOW_COS = memory.data(7 * 4);
+
+// exp(-dt / tau) for whole hours dt, for fatigue recovery and urgency decay
+export const DECAY_HOURS = 4096;
+const FATIGUE_DECAY = memory.data(DECAY_HOURS * 8);
+const URGENCY_DECAY = memory.data(DECAY_HOURS * 8);
+const RECENCY = memory.data(721 * 4); // log1p(h) / log1p(720)
+@inline export function fatigueDecay(dt: i32): f64 {
+  return dt < DECAY_HOURS ? load<f64>(FATIGUE_DECAY + (<usize>dt << 3)) : 0.0;
+}
+@inline export function urgencyDecay(dt: i32): f64 {
+  return dt < DECAY_HOURS ? load<f64>(URGENCY_DECAY + (<usize>dt << 3)) : 0.0;
+}
+@inline export function recencyFeature(h: i32): f32 {
+  return h <= 0 ? 0 : h >= 720 ? 1 : load<f32>(RECENCY + (<usize>h << 2));
+}
 
 @inline export function hourSin(h: i32): f32 { return load<f32>(HOUR_SIN + (<usize>h << 2)); }
 @inline export function hourCos(h: i32): f32 { return load<f32>(HOUR_COS + (<usize>h << 2)); }
@@ -61,6 +76,13 @@ function buildChannelTables(): void {
     store<f32>(HOUR_SIN + (<usize>h << 2), <f32>Math.sin(a));
     store<f32>(HOUR_COS + (<usize>h << 2), <f32>Math.cos(a));
   }
+  const tf = prm(P_FATIGUE_RECOVERY_HOURS);
+  const tu = prm(P_CRISIS_DECAY_HOURS);
+  for (let t = 0; t < DECAY_HOURS; t++) {
+    store<f64>(FATIGUE_DECAY + (<usize>t << 3), Math.exp(-<f64>t / tf));
+    store<f64>(URGENCY_DECAY + (<usize>t << 3), Math.exp(-<f64>t / tu));
+  }
+  for (let h = 0; h <= 720; h++) store<f32>(RECENCY + (<usize>h << 2), <f32>(Math.log1p(<f64>h) / Math.log1p(720.0)));
   for (let d = 0; d < 7; d++) {
     const a = 6.283185307179586 * <f64>d / 7.0;
     store<f32>(DOW_SIN + (<usize>d << 2), <f32>Math.sin(a));

@@ -8,13 +8,14 @@ import {
 import {
   NU, U_SEG, U_OBS_SEG, U_STAGE, U_NDEV, U_MATCHED, U_ATTENTION, U_PRICE_SENS, U_URGENCY0,
   U_FATIGUE, U_CRISIS_HOUR, U_FATIGUE_HOUR, U_JSTART, U_LAST_TOUCH, U_CONV_CHECK,
-  U_REENTRY, U_TOUCHES, U_RING_COUNT, U_RING_HEAD,
+  U_REENTRY, U_TOUCHES, U_RING_COUNT, U_RING_HEAD, BLOCK_MIN, NBLOCKS,
 } from "./mem";
 import { prm } from "./params";
 import { uniform, below } from "./rng";
-import { segParam } from "./tables";
+import { segParam, fatigueDecay, urgencyDecay } from "./tables";
+import { clearDeviceHistory } from "./journey";
 import {
-  setU8, setF32, setI32, setConf, i32At, f32At, u8At, setNextEvent, refreshClass,
+  setU8, setF32, setI32, setConf, i32At, f32At, u8At, setNextEvent, refreshClass, segListAdd, wb,
 } from "./state";
 
 export const NEVER: i32 = 0x7fffffff;
@@ -44,9 +45,11 @@ export function initPopulation(): void {
   const accuracy = prm(P_SEGMENT_ACCURACY);
   const p1 = prm(P_DEVICE_COUNT_PROBS);
   const p2 = prm(P_DEVICE_COUNT_PROBS + 1);
+  memory.fill(wb + BLOCK_MIN, 0x7f, <usize>NBLOCKS * 4); // NEVER in every block
   for (let u = 0; u < NU; u++) {
     const seg = sampleSegment();
     setU8(U_SEG, u, seg);
+    segListAdd(seg, u);
     // The platform's audience label is right with probability `accuracy`, else a random segment;
     // drawn once so a user's label is stable.
     setU8(U_OBS_SEG, u, uniform() < accuracy ? seg : below(NUM_SEGMENTS));
@@ -80,6 +83,7 @@ export function initPopulation(): void {
     setI32(U_TOUCHES, u, 0);
     setU8(U_RING_COUNT, u, 0);
     setU8(U_RING_HEAD, u, 0);
+    clearDeviceHistory(u);
     refreshClass(u);
   }
 }
@@ -89,8 +93,7 @@ export function urgencyAt(u: i32, hour: i32): f64 {
   const base = <f64>f32At(U_URGENCY0, u);
   const ch = i32At(U_CRISIS_HOUR, u);
   if (ch < 0) return base;
-  const decay = Math.exp(-<f64>(hour - ch) / prm(P_CRISIS_DECAY_HOURS));
-  return base + (1.0 - base) * decay;
+  return base + (1.0 - base) * urgencyDecay(hour - ch);
 }
 
 // Ad fatigue decays between exposures; stored with the hour it was last brought up to date.
@@ -98,7 +101,7 @@ export function fatigueAt(u: i32, hour: i32): f64 {
   const f = <f64>f32At(U_FATIGUE, u);
   if (f == 0) return 0;
   const dt = hour - i32At(U_FATIGUE_HOUR, u);
-  return dt <= 0 ? f : f * Math.exp(-<f64>dt / prm(P_FATIGUE_RECOVERY_HOURS));
+  return dt <= 0 ? f : f * fatigueDecay(dt);
 }
 
 export function addFatigue(u: i32, hour: i32, amount: f64): void {
