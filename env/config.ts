@@ -104,7 +104,7 @@ export const ConfigSchema = Strict({
     bidMax: Num(0.01, 1e6, "largest bid the agent may place, dollars per impression"),
     channels: Type.Array(Type.Union(CHANNEL_NAMES.map((c) => Type.Literal(c))), { minItems: 1, maxItems: 5, uniqueItems: true, description: "channels we bid on" }),
     creatives: Type.Array(Creative, { minItems: 1, maxItems: 8, description: "our creatives (the action picks one)" }),
-    refCvr: Vec(4, 0, 1, "value-per-click conversion rate by tracked stage, for the reference value"),
+    refCvr: Vec(4, 0, 10, "our estimate of attributed conversions per click (view-through credit included) by tracked stage; sets the reference value"),
   }, "our campaign"),
   attribution: Strict({
     model: Type.Union(ATTRIBUTION_MODELS.map((m) => Type.Literal(m)), { description: "model that pays rewards" }),
@@ -131,6 +131,7 @@ export const ConfigSchema = Strict({
     warmupDays: Int(0, 365, "rivals-only days before the first flight (market burn-in)"),
     rivalBudgetScale: Num(0, 100, "multiplies every rival's daily budget"),
     priceIndexDecay: Num(0, 0.9999, "EMA decay of the observed clearing-price index"),
+    valuePerClickByStage: Vec(4, 0, 10, "rivals' estimate of attributed conversions per click by the user's true stage unaware..intent"),
   }, "the market"),
   fatigue: Strict({
     creativePerExposure: Num(0, 10, "creative wear-out: CTR x exp(-k x exposures)"),
@@ -222,7 +223,7 @@ export const DEFAULT_CONFIG: GaelpConfig = {
       { ctrMult: 1.15, affinity: [1.2, 1.3, 1.4, 0.8, 1.0, 0.8] },
       { ctrMult: 0.9, affinity: [0.9, 1.0, 0.9, 1.4, 1.2, 1.1] },
     ],
-    refCvr: [0.05, 0.08, 0.13, 0.2],
+    refCvr: [0.2, 0.32, 0.52, 0.8],
   },
   attribution: {
     model: "data_driven",
@@ -249,6 +250,7 @@ export const DEFAULT_CONFIG: GaelpConfig = {
     warmupDays: 14,
     rivalBudgetScale: 1,
     priceIndexDecay: 0.98,
+    valuePerClickByStage: [0.2, 0.32, 0.52, 0.8],
   },
   fatigue: { creativePerExposure: 0.15, userPerAd: 0.05, recoveryHours: 72 },
   pacing: { band: 0.1 },

@@ -72,6 +72,7 @@ export function writeParams(c: GaelpConfig, numWorlds: number, p: Float64Array):
     p.set(cr.affinity, L.P_CREATIVE_AFFINITY + i * L.NUM_SEGMENTS);
   });
   p.set(c.campaign.refCvr, L.P_REF_CVR);
+  p.set(c.market.valuePerClickByStage, L.P_RIVAL_CVR);
   p.set(c.journey.stageCtrMult, L.P_STAGE_CTR_MULT);
   p[L.P_URGENCY_CONV_GAIN] = c.journey.urgencyConvGain;
   p[L.P_URGENCY_DELAY_CUT] = c.journey.urgencyDelayCut;

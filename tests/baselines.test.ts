@@ -202,6 +202,24 @@ describe("pacing (adaptive pacing, dual descent)", () => {
     expect(b.expectedDecisionsPerDay(0)).toBeCloseTo(120, 6);
   });
 
+  it("never offers more than the budget left, and starts afresh with the next flight", () => {
+    const b = createBidder("pacing") as PacingBidder;
+    const buf = buffers(1);
+    b.reset(1, campaign({ dailyBudget: 100, flightBudget: 3, flightDays: 2, bidMax: 10 }));
+    buf.info[I_HOUR] = 5;
+    buf.info[I_REF_VALUE_DOLLARS] = 8;
+    b.act(buf.obs, buf.info, buf.out);
+    expect(buf.out.bid[0]).toBe(3); // capped by the flight budget left
+    buf.info[I_COST] = 3;
+    buf.term[0] = 1; // flight budget exhausted: the env starts the next flight at the next day
+    b.observe(buf.reward, buf.term, buf.trunc, buf.info);
+    buf.term[0] = 0;
+    buf.info[I_HOUR] = 24;
+    b.act(buf.obs, buf.info, buf.out);
+    expect(buf.out.bid[0]).toBeGreaterThan(0);
+    expect(buf.out.bid[0]).toBeLessThanOrEqual(3);
+  });
+
   it("mu is per world", () => {
     const b = createBidder("pacing") as PacingBidder;
     const buf = buffers(2);

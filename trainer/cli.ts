@@ -29,7 +29,9 @@ class UsageError extends Error {}
 
 const intIn = (min: number, max: number) => (raw: string): number => {
   const v = /^\d+$/.test(raw.trim()) ? Number(raw) : Number.NaN;
-  if (!Number.isSafeInteger(v) || v < min || v > max) throw new InvalidArgumentError(`Allowed: an integer from ${min} to ${max}.`);
+  if (!Number.isSafeInteger(v) || v < min || v > max) {
+    throw new InvalidArgumentError(max >= Number.MAX_SAFE_INTEGER ? `Allowed: an integer >= ${min}.` : `Allowed: an integer from ${min} to ${max}.`);
+  }
   return v;
 };
 const collect = (raw: string, acc: string[]): string[] => [...acc, raw];
@@ -146,14 +148,16 @@ function printCalibration(io: CliIo, report: CalibrationReport): void {
 
 const SCENARIO_NAMES = Object.keys(SCENARIOS);
 
-function commonOptions(cmd: Command, defaults: { worlds: number; days: number }): Command {
+function commonOptions(cmd: Command, defaults: { worlds: number; days: number; daysHelp: string }): Command {
   return cmd
     .addOption(new Option("--scenario <name>", "scenario preset").choices(SCENARIO_NAMES).default("default"))
     .addOption(new Option("--worlds <n>", "independent seeded worlds").argParser(intIn(1, 65536)).default(defaults.worlds))
-    .addOption(new Option("--days <n>", "days (see the command's description)").argParser(intIn(1, 365)).default(defaults.days))
+    .addOption(new Option("--days <n>", defaults.daysHelp).argParser(intIn(1, 365)).default(defaults.days))
     .addOption(new Option("--seed <n>", "root seed (a non-negative integer)").argParser(intIn(0, Number.MAX_SAFE_INTEGER)).default(1))
     .option("--config <file>", "JSON file of config overrides (applied on top of the scenario)")
-    .option("--set <key.path=value>", "override one config field, e.g. campaign.dailyBudget=80 (repeatable)", collect, [])
+    .addOption(
+      new Option("--set <key.path=value>", "override one config field, e.g. campaign.dailyBudget=80 (repeatable)").argParser(collect).default([], "none"),
+    )
     .option("--json", "print one JSON object instead of the table", false);
 }
 
@@ -181,9 +185,9 @@ export function buildProgram(io: CliIo, setCode: (code: number) => void): Comman
       .command("simulate")
       .description("Run one flight of --days days in each of --worlds worlds with a baseline bidder and report campaign KPIs (mean and 95% CI over worlds)")
       .addOption(new Option("--bidder <name>", "baseline bidder").choices(BIDDER_NAMES).default("pacing")),
-    { worlds: 16, days: 30 },
+    { worlds: 16, days: 30, daysHelp: "flight length in days (sets campaign.flightDays)" },
   )
-    .option("--bidder-param <key=value>", "bidder parameter (repeatable; see below)", collect, [])
+    .addOption(new Option("--bidder-param <key=value>", "bidder parameter (repeatable; see below)").argParser(collect).default([], "none"))
     .option("--out <dir>", "output directory (default runs/simulate__<scenario>__<bidder>__<seed>__<unix>)")
     .addHelpText("after", bidderHelp())
     .action((o: { scenario: string; bidder: string; worlds: number; days: number; seed: number; config?: string; set: string[]; bidderParam: string[]; out?: string; json: boolean }) => {
@@ -228,7 +232,7 @@ export function buildProgram(io: CliIo, setCode: (code: number) => void): Comman
         "Measure the market's conversion delays and multi-touch share against the Criteo targets: journeys starting in the " +
           "--days days after warm-up are followed for the conversion window (truthful bidder)",
       ),
-    { worlds: 16, days: 30 },
+    { worlds: 16, days: 30, daysHelp: "days of journey starts counted, from the end of the warm-up" },
   )
     .option("--check", "exit 1 when a metric is outside its target band", false)
     .action((o: { scenario: string; worlds: number; days: number; seed: number; config?: string; set: string[]; json: boolean; check: boolean }) => {
@@ -270,6 +274,11 @@ function isEntryPoint(): boolean {
 }
 
 if (isEntryPoint()) {
+  // `gaelp ... | head` closes the pipe early: stop quietly instead of crashing on EPIPE
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code === "EPIPE") process.exit(process.exitCode ?? 0);
+    throw e;
+  });
   main(process.argv).then((code) => {
     process.exitCode = code;
   });

@@ -123,6 +123,7 @@ export const P_REF_CVR = 146; // [4] conversion value rate per click by stage (U
 export const P_STAGE_CTR_MULT = 150; // [4] click propensity by stage UNAWARE..INTENT
 export const P_URGENCY_CONV_GAIN = 154; // conversion probability x (1 + gain * urgency)
 export const P_URGENCY_DELAY_CUT = 155; // intent delay x (1 - cut * urgency)
+export const P_RIVAL_CVR = 156; // [4] rivals' value-per-click rate by true stage UNAWARE..INTENT
 
 // channel table: NUM_CHANNELS rows of CH_STRIDE
 export const P_CHANNELS = 160;

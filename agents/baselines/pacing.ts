@@ -5,18 +5,20 @@
 // Per world and per decision t (v_t = info[I_REF_VALUE_DOLLARS], c_t = info[I_COST] after the step):
 //
 //   rho_t = min( dailyLeft / D_today , flightLeft / D_flight )      target spend per decision
-//   mu    <- clip( mu - eta * (rho_t - c_t) / B , 0, muMax )        dual step
+//   mu    <- clip( mu - eta * (rho_t - c_t) / cbar , 0, muMax )     dual step
 //
 // where dailyLeft / flightLeft are the budgets minus what this bidder has paid (summed from I_COST),
 // D_today the decisions still expected today and D_flight those expected until the flight ends.
 // Spending faster than rho raises mu (lower bids); spending slower lowers it, down to 0 where the
 // bidder is truthful (a budget that does not bind leaves bids unshaded).
 //
-// B = min(dailyBudget, flightBudget / flightDays) is the daily spend target. Dividing by it makes
-// eta unitless and independent of the value scale and of the decision rate: over a day the steps
-// add up to eta x (spend - target) / B, so eta is how far mu moves when a day's spend misses its
-// target by a whole day's budget. (Balseiro & Gur's step is stated for values normalised to
-// [0, vbar]; their O(1/sqrt T) rate is for long horizons, a 30-day flight needs faster moves.)
+// cbar is a running mean of the price paid per won impression (before the first win: of the
+// values seen). Dividing by it makes eta unitless and ties it to what the bidder can observe:
+// one win at a typical price raises mu by about eta, and over a day the steps add up to
+// eta x (spend - target) / cbar. Costs arrive in lumps (a few wins a day in a thin market), so a
+// step scaled by the budget instead would swing mu by a lot on every win there, and crawl in a
+// market with hundreds of wins a day. (Balseiro & Gur state their step for values normalised to
+// [0, vbar]; prices are the observable scale of those values.)
 //
 // Decisions expected come from what the bidder has seen: a per-world profile of decisions by hour
 // of day (a running average over past days, kept across flights because the world persists). Hours
@@ -33,14 +35,16 @@ import type { ParamSpecs, ParamValues } from "./params.js";
 const HOURS_PER_DAY = 24;
 /** A budget with less than this fraction left counts as spent (for the decision profile). */
 const EXHAUSTED_FRACTION = 0.01;
+/** The price scale averages about this many recent wins (prices drift with the market). */
+const PRICE_MEMORY_WINS = 200;
 
 export const PACING_PARAMS = {
   eta: {
-    default: 10,
+    default: 0.05,
     min: 0,
     minExclusive: true,
-    max: 1000,
-    description: "dual step size: change of mu per daily budget of spend off target",
+    max: 10,
+    description: "dual step size: rise of mu on a win at a typical price",
   },
   mu0: { default: 0, min: 0, max: 1000, description: "initial budget multiplier mu" },
   muMax: { default: 100, min: 0, minExclusive: true, max: 1e6, description: "upper bound on mu (bids >= v/(1+muMax))" },
@@ -61,11 +65,14 @@ export class PacingBidder implements Bidder {
   private dailyBudget = Number.POSITIVE_INFINITY;
   private flightBudget = Number.POSITIVE_INFINITY;
   private flightDays = 1;
-  private dailyTarget = 1; // B: dollars a day the budgets allow on average
 
   // per world
   private mu = new Float64Array(0);
   private rho = new Float64Array(0); // target spend per decision for the pending decision
+  private priceScale = new Float64Array(0); // cbar: running mean price per win (dollars)
+  private wins = new Float64Array(0);
+  private valueScale = new Float64Array(0); // running mean value, stands in for cbar before a win
+  private valuesSeen = new Float64Array(0);
   private spendToday = new Float64Array(0);
   private spendFlight = new Float64Array(0);
   private day = new Float64Array(0); // world day of the last decision (-1: none yet)
@@ -91,10 +98,12 @@ export class PacingBidder implements Bidder {
     this.dailyBudget = c.dailyBudget > 0 && Number.isFinite(c.dailyBudget) ? c.dailyBudget : Number.POSITIVE_INFINITY;
     this.flightBudget = c.flightBudget > 0 && Number.isFinite(c.flightBudget) ? c.flightBudget : Number.POSITIVE_INFINITY;
     this.flightDays = Math.max(1, c.flightDays);
-    const target = Math.min(this.dailyBudget, this.flightBudget / this.flightDays);
-    this.dailyTarget = Number.isFinite(target) && target > 0 ? target : 1;
     this.mu = new Float64Array(numEnvs).fill(this.params.mu0);
     this.rho = new Float64Array(numEnvs);
+    this.priceScale = new Float64Array(numEnvs);
+    this.wins = new Float64Array(numEnvs);
+    this.valueScale = new Float64Array(numEnvs);
+    this.valuesSeen = new Float64Array(numEnvs);
     this.spendToday = new Float64Array(numEnvs);
     this.spendFlight = new Float64Array(numEnvs);
     this.day = new Float64Array(numEnvs).fill(-1);
@@ -145,6 +154,10 @@ export class PacingBidder implements Bidder {
       this.flightDecisions[w] += 1;
 
       const v = info[row + I_REF_VALUE_DOLLARS];
+      if (v > 0 && this.wins[w] === 0 && Number.isFinite(v)) {
+        this.valuesSeen[w] += 1;
+        this.valueScale[w] += (v - this.valueScale[w]) / this.valuesSeen[w];
+      }
 
       const leftToday = this.decisionsLeftToday(w, h, hour);
       const perDay = this.daysSeen[w] > 0 ? this.expectedDecisionsPerDay(w) : this.flightRatePerHour(w, hour) * HOURS_PER_DAY;
@@ -162,14 +175,18 @@ export class PacingBidder implements Bidder {
   }
 
   observe(_reward: Float32Array, terminated: Uint8Array, truncated: Uint8Array, info: Float64Array): void {
-    const { muMax } = this.params;
-    const step = this.params.eta / this.dailyTarget;
+    const { eta, muMax } = this.params;
     for (let w = 0; w < this.numEnvs; w++) {
       let cost = info[w * INFO_DIM + I_COST];
       if (!(cost > 0)) cost = 0;
       this.spendToday[w] += cost;
       this.spendFlight[w] += cost;
-      const mu = this.mu[w] - step * (this.rho[w] - cost);
+      if (cost > 0) {
+        this.wins[w] += 1;
+        this.priceScale[w] += (cost - this.priceScale[w]) / Math.min(this.wins[w], PRICE_MEMORY_WINS);
+      }
+      const scale = this.wins[w] > 0 ? this.priceScale[w] : this.valueScale[w];
+      const mu = this.mu[w] - (eta * (this.rho[w] - cost)) / (scale > 1e-9 ? scale : 1e-9);
       this.mu[w] = mu > 0 ? (mu < muMax ? mu : muMax) : 0;
       if (
         this.exhaustedHour[w] === HOURS_PER_DAY &&

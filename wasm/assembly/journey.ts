@@ -15,7 +15,7 @@ import {
   NU, RING, NEXT_EVENTS, BLOCK_MIN, NBLOCKS, U_STAGE, U_JSTART, U_LAST_TOUCH, U_CONV_CHECK, U_REENTRY, U_TOUCHES,
   U_RING_HEAD, U_RING_COUNT, U_ATTENTION, U_PRICE_SENS, U_CRISIS_HOUR, U_SEG, U_CR_EXPO,
   R_HOUR, R_COST, R_DECISION, R_CHANNEL, R_ADV, R_CREATIVE, R_FLAGS, U_DEV, DEV_BYTES,
-  D_OUR_TOUCHES, D_OUR_CLICKS, D_RIVAL_TOUCHES, D_CHANNELS, D_FIRST_OUR, D_LAST_OUR,
+  D_OUR_TOUCHES, D_OUR_CLICKS, D_CHANNELS, D_FIRST_OUR, D_LAST_OUR, U_RIVAL_TOUCHES,
 } from "./mem";
 import { prm } from "./params";
 import { uniform, below, poisson } from "./rng";
@@ -97,8 +97,8 @@ export function recordTouch(
     if (load<i32>(dv + D_FIRST_OUR) < 0) store<i32>(dv + D_FIRST_OUR, hour);
     store<i32>(dv + D_LAST_OUR, hour);
   } else {
-    const r = load<u8>(dv + D_RIVAL_TOUCHES);
-    if (r < 255) store<u8>(dv + D_RIVAL_TOUCHES, r + 1);
+    const r = u8At(U_RIVAL_TOUCHES, u);
+    if (r < 255) setU8(U_RIVAL_TOUCHES, u, r + 1);
   }
   const count = u8At(U_RING_COUNT, u);
   if (count < RING) setU8(U_RING_COUNT, u, count + 1);
@@ -145,6 +145,7 @@ function reenter(u: i32): void {
   // a new journey starts with fresh creative wear-out
   memory.fill(userAddr(u) + U_CR_EXPO, 0, MAX_CREATIVES);
   clearDeviceHistory(u);
+  setU8(U_RIVAL_TOUCHES, u, 0);
   refreshClass(u);
 }
 
@@ -214,8 +215,17 @@ export function processUserEvents(hour: i32): void {
     for (; u < to; u++) {
       if (load<i32>(base + (<usize>u << 2)) <= hour) processUser(u, hour);
     }
-    let m = NEVER;
-    for (let k = from; k < to; k++) {
+    let mv = i32x4.splat(NEVER);
+    let k = from;
+    for (; k + 4 <= to; k += 4) mv = i32x4.min_s(mv, v128.load(base + (<usize>k << 2)));
+    let m = i32x4.extract_lane(mv, 0);
+    const m1 = i32x4.extract_lane(mv, 1);
+    const m2 = i32x4.extract_lane(mv, 2);
+    const m3 = i32x4.extract_lane(mv, 3);
+    if (m1 < m) m = m1;
+    if (m2 < m) m = m2;
+    if (m3 < m) m = m3;
+    for (; k < to; k++) {
       const v = load<i32>(base + (<usize>k << 2));
       if (v < m) m = v;
     }

@@ -11,7 +11,7 @@ import {
   H_P_RESERVE, H_P_RIVAL_BIDS, H_RIVALS, H_RIVAL_SPEND, RIV_STRIDE, RIVF_STRATEGY,
   RIVF_VALUE_MULT, RIVF_SHADE, RIVF_NOISE, RIVF_DAILY_BUDGET_MICROS, RIVF_DEFENSE_GAIN,
   RIVF_SEGMENT_MULT, RIVF_CHANNEL_MULT, RIVF_STAGE_MULT, RIVF_QUALITY, RIVAL_DEFENSIVE,
-  RIVAL_AGGRESSIVE, RIVAL_SHADING, RIVAL_RANDOM, P_RIVAL_BUDGET_SCALE, H_SEG_CDF,
+  RIVAL_AGGRESSIVE, RIVAL_SHADING, RIVAL_RANDOM, P_RIVAL_BUDGET_SCALE, H_SEG_CDF, P_RIVAL_CVR,
 } from "../layout";
 import { NU, NR, U_NDEV, U_ATTENTION, U_OBS_SEG, OUT_OF_MARKET } from "./mem";
 import { prm } from "./params";
@@ -77,7 +77,7 @@ function trueImpressionValue(u: i32, ch: i32, hour: i32): f64 {
   const stage = stageOf(u);
   const ctr = chParam(ch, CHF_BASE_CTR) * chParam(ch, CHF_POS_EFFECT) * segParam(seg, SEGF_CTR_MULT)
     * prm(P_STAGE_CTR_MULT + stage) * <f64>f32At(U_ATTENTION, u) * OPP_EXPF;
-  return ctr * prm(P_REF_CVR + stage) * prm(P_CONVERSION_VALUE) * segParam(seg, SEGF_VALUE_MULT) * VALUE_MULT;
+  return ctr * prm(P_RIVAL_CVR + stage) * prm(P_CONVERSION_VALUE) * segParam(seg, SEGF_VALUE_MULT) * VALUE_MULT;
 }
 
 function rivalBids(u: i32, ch: i32, hour: i32): void {

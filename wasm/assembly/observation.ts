@@ -15,7 +15,7 @@ import {
   H_PRICE_INDEX, H_SPEND_TODAY, H_SPEND_FLIGHT, H_FLIGHT_START, H_WIN_EMA, H_CPC_EMA,
   P_DAILY_BUDGET_MICROS, P_FLIGHT_BUDGET_MICROS, P_BID_MAX, P_FLIGHT_DAYS, CH_SEARCH,
 } from "../layout";
-import { IO_OBS, U_OBS_SEG, U_MATCHED, U_NDEV, U_DEV, DEV_BYTES, D_OUR_TOUCHES, D_OUR_CLICKS, D_RIVAL_TOUCHES, D_CHANNELS, D_FIRST_OUR, D_LAST_OUR } from "./mem";
+import { IO_OBS, U_OBS_SEG, U_MATCHED, U_NDEV, U_DEV, DEV_BYTES, D_OUR_TOUCHES, D_OUR_CLICKS, D_CHANNELS, U_RIVAL_TOUCHES, D_FIRST_OUR, D_LAST_OUR } from "./mem";
 import { prm } from "./params";
 import { hI32, hF32, hF64, u8At, confOf, exposuresOf, userAddr } from "./state";
 import { HOUR, HOD, DOW, ACTIVITY_MULT } from "./clock";
@@ -45,10 +45,10 @@ export function scanVisible(u: i32, device: i32): void {
   const mask = u8At(U_MATCHED, u);
   const ndev = u8At(U_NDEV, u);
   const base = userAddr(u) + U_DEV;
+  visRivalTouches = u8At(U_RIVAL_TOUCHES, u);
   for (let e = 0; e < ndev; e++) {
     if (e != device && !(linked && ((mask >> e) & 1) != 0)) continue;
     const dv = base + <usize>e * DEV_BYTES;
-    visRivalTouches += <i32>load<u8>(dv + D_RIVAL_TOUCHES);
     const n = <i32>load<u8>(dv + D_OUR_TOUCHES);
     if (n == 0) continue;
     visOurTouches += n;
