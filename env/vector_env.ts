@@ -66,8 +66,6 @@ export class VectorEnv {
   readonly singleActionSpace: DictSpace;
   readonly actionSpace: DictSpace;
   readonly autoresetMode = "same-step" as const;
-  /** env-owned output buffers, filled by reset and step unless the caller passes its own */
-  readonly buffers: StepBuffers;
 
   private readonly core: CoreExports;
   private readonly worldBytes: number;
@@ -85,6 +83,8 @@ export class VectorEnv {
     truncated: Uint8Array;
     info: Float64Array;
     u8: Uint8Array;
+    out: StepBuffers;
+    action: BidAction;
   };
 
   static create(opts: VectorEnvOptions): VectorEnv {
@@ -107,19 +107,26 @@ export class VectorEnv {
     this.worldBytes = (this.core.configure as () => number)();
     this.refreshViews();
     const n = this.numEnvs;
-    this.buffers = {
-      obs: new Float32Array(n * L.OBS_DIM),
-      reward: new Float32Array(n),
-      terminated: new Uint8Array(n),
-      truncated: new Uint8Array(n),
-      info: new Float64Array(n * L.INFO_DIM),
-    };
     this.singleObservationSpace = box(OBS_LOW, OBS_HIGH, [L.OBS_DIM]);
     this.observationSpace = box(OBS_LOW, OBS_HIGH, [n, L.OBS_DIM]);
     const bidMax = this.config.campaign.bidMax;
     const nc = this.config.campaign.creatives.length;
     this.singleActionSpace = { kind: "dict", spaces: { bid: box([0], [bidMax], [1]), creative: discrete(nc) } };
     this.actionSpace = { kind: "dict", spaces: { bid: box([0], [bidMax], [n]), creative: discrete(nc, [n]) } };
+  }
+
+  /** The env's own output buffers: views on the WASM io region, rewritten in place by every
+   *  reset and step (no copy). Pass your own StepBuffers to step() to keep a copy instead. */
+  get buffers(): StepBuffers {
+    this.refreshViews();
+    return this.view.out;
+  }
+
+  /** The env's own action buffers (views on WASM memory): writing actions here and passing
+   *  `env.actions` to step() skips the copy. */
+  get actions(): BidAction {
+    this.refreshViews();
+    return this.view.action;
   }
 
   private refreshViews(): void {
@@ -137,11 +144,15 @@ export class VectorEnv {
       truncated: new Uint8Array(buf, c.truncatedPtr(), n),
       info: new Float64Array(buf, c.infoPtr(), n * L.INFO_DIM),
       u8: new Uint8Array(buf),
-    };
+    } as typeof this.view;
+    const v = this.view;
+    v.out = { obs: v.obs, reward: v.reward, terminated: v.terminated, truncated: v.truncated, info: v.info };
+    v.action = { bid: v.bid, creative: v.creative };
   }
 
   private copyOut(out: StepBuffers): StepResult {
     const v = this.view;
+    if (out === v.out) return [v.obs, v.reward, v.terminated, v.truncated, v.info];
     out.obs.set(v.obs);
     out.reward.set(v.reward);
     out.terminated.set(v.terminated);
@@ -151,7 +162,7 @@ export class VectorEnv {
   }
 
   private checkOut(out: StepBuffers): void {
-    if (out === this.buffers) return;
+    if (out === this.view.out) return;
     const n = this.numEnvs;
     const want: [keyof StepBuffers, Function, number][] = [
       ["obs", Float32Array, n * L.OBS_DIM], ["reward", Float32Array, n], ["terminated", Uint8Array, n],
@@ -166,37 +177,38 @@ export class VectorEnv {
   }
 
   /** Starts every world afresh from its derived seed (the root seed unless `seed` is given). */
-  reset(opts: { seed?: number } = {}, out: StepBuffers = this.buffers): [Float32Array, Float64Array] {
+  reset(opts: { seed?: number } = {}, out?: StepBuffers): [Float32Array, Float64Array] {
     const seed = opts.seed ?? this.seed;
     assertSeed(seed);
-    this.checkOut(out);
+    this.refreshViews();
+    if (out) this.checkOut(out);
     const reset = this.core.resetWorld as (w: number, lo: number, hi: number) => void;
     for (let w = 0; w < this.numEnvs; w++) {
       const [lo, hi] = worldSeed(seed, this.worldOffset + w, this.stream);
       reset(w, lo, hi);
     }
     this.seed = seed;
-    this.checkStalled();
+    this.checkStalled((this.core.isStalled as () => number)());
     this.started = true;
     this.refreshViews();
-    this.copyOut(out);
-    return [out.obs, out.info];
+    const [obs, , , , info] = this.copyOut(out ?? this.view.out);
+    return [obs, info];
   }
 
-  step(action: BidAction, out: StepBuffers = this.buffers): StepResult {
+  step(action: BidAction, out?: StepBuffers): StepResult {
     if (!this.started) throw new Error("VectorEnv: call reset() before step()");
-    this.checkOut(out);
-    this.validateAction(action);
     this.refreshViews();
-    this.view.bid.set(action.bid);
-    this.view.creative.set(action.creative);
-    (this.core.stepWorlds as (a: number, b: number) => void)(0, this.numEnvs);
-    this.checkStalled();
-    return this.copyOut(out);
+    const v = this.view;
+    if (out) this.checkOut(out);
+    this.validateAction(action);
+    if (action.bid !== v.bid) v.bid.set(action.bid);
+    if (action.creative !== v.creative) v.creative.set(action.creative);
+    this.checkStalled((this.core.stepWorlds as (a: number, b: number) => number)(0, this.numEnvs));
+    return this.copyOut(out ?? v.out);
   }
 
-  private checkStalled(): void {
-    if ((this.core.isStalled as () => number)() !== 0) {
+  private checkStalled(stalled: number): void {
+    if (stalled !== 0) {
       this.started = false;
       throw new Error("VectorEnv: a world ran 5 years without an auction our campaign may bid in; check market.activityScale, population.segments.*.sessionsPerDay, campaign.channels and budgets");
     }
@@ -255,7 +267,7 @@ export class VectorEnv {
   }
 
   /** Replaces world w with serialised bytes and re-emits its pending observation into `out`. */
-  restoreWorld(w: number, bytes: Uint8Array, out: StepBuffers = this.buffers): void {
+  restoreWorld(w: number, bytes: Uint8Array, out?: StepBuffers): void {
     this.worldSlice(w, 0, 0);
     if (!(bytes instanceof Uint8Array) || bytes.length !== this.worldBytes) {
       throw new RangeError(`world state must be a Uint8Array of ${this.worldBytes} bytes for this config, got ${bytes?.length} bytes`);
@@ -270,6 +282,7 @@ export class VectorEnv {
     }
     (this.core.reemitWorld as (w: number) => void)(w);
     this.started = true;
+    if (!out) return; // the env's own buffers are the io region reemitWorld just wrote
     this.checkOut(out);
     out.obs.set(this.view.obs.subarray(w * L.OBS_DIM, (w + 1) * L.OBS_DIM), w * L.OBS_DIM);
     out.info.set(this.view.info.subarray(w * L.INFO_DIM, (w + 1) * L.INFO_DIM), w * L.INFO_DIM);
