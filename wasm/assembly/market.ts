@@ -16,16 +16,21 @@ import {
 import { NU, NR, U_NDEV, U_ATTENTION, U_OBS_SEG, OUT_OF_MARKET } from "./mem";
 import { prm } from "./params";
 import { uniform, below, uniformNoise, poisson } from "./rng";
-import { segParam, activity, pickChannel } from "./tables";
+import { segParam, activity, pickChannel, creativeWear } from "./tables";
 import { HOD, ACTIVITY_MULT, VALUE_MULT, TREND_MULT, MARKET_NOISE } from "./clock";
-import { hI32, hSetI32, hF32, hSetF32, hF64, hSetF64, u8At, f32At, stageOf, segOf, exposuresOf, activityClass, segCount, segUser } from "./state";
+import { wb, hI32, hSetI32, hF32, hSetF32, hF64, hSetF64, u8At, f32At, stageOf, segOf, exposuresOf, activityClass, segCount, segUser } from "./state";
 import { fatigueAt } from "./users";
 
-// exp(-fatigue) of the current opportunity's user, set when the opportunity is drawn (or
-// re-entered) and kept current as the auction's ads add fatigue.
+// The current opportunity's user-and-channel factors, computed once when the opportunity is drawn
+// (or re-entered for our decision): exp(-fatigue), kept current as the auction's ads add fatigue,
+// and the CTR before slot, advertiser and fatigue factors. A page view is one moment: stage
+// changes caused by its top ad do not change the CTRs of the ads below it.
 export let OPP_EXPF: f64 = 1;
-export function loadOpportunityUser(u: i32, hour: i32): void {
+export let OPP_CTR0: f64 = 0;
+export function loadOpportunity(u: i32, ch: i32, hour: i32): void {
   OPP_EXPF = Math.exp(-fatigueAt(u, hour));
+  OPP_CTR0 = chParam(ch, CHF_BASE_CTR) * segParam(segOf(u), SEGF_CTR_MULT) * prm(P_STAGE_CTR_MULT + stageOf(u))
+    * <f64>f32At(U_ATTENTION, u);
 }
 export function fatigueAdded(factor: f64): void {
   OPP_EXPF *= factor;
@@ -57,13 +62,11 @@ export function startHourOpportunities(): void {
 }
 
 // Click probability of advertiser `adv` (0 = us, with creative `creative`) in `slot` for user u.
-export function clickProb(u: i32, ch: i32, slot: i32, adv: i32, creative: i32, hour: i32): f64 {
-  const seg = segOf(u);
-  let p = chParam(ch, CHF_BASE_CTR) * chParam(ch, CHF_POS_EFFECT + slot) * segParam(seg, SEGF_CTR_MULT)
-    * prm(P_STAGE_CTR_MULT + stageOf(u)) * <f64>f32At(U_ATTENTION, u) * OPP_EXPF;
+export function clickProb(u: i32, ch: i32, slot: i32, adv: i32, creative: i32): f64 {
+  let p = OPP_CTR0 * OPP_EXPF * chParam(ch, CHF_POS_EFFECT + slot);
   if (adv == 0) {
-    p *= prm(P_CREATIVE_CTR_MULT + creative) * prm(P_CREATIVE_AFFINITY + creative * NUM_SEGMENTS + seg)
-      * Math.exp(-prm(P_CREATIVE_FATIGUE_PER_EXPOSURE) * <f64>exposuresOf(u, creative));
+    p *= prm(P_CREATIVE_CTR_MULT + creative) * prm(P_CREATIVE_AFFINITY + creative * NUM_SEGMENTS + segOf(u))
+      * creativeWear(exposuresOf(u, creative));
   } else {
     p *= <f64>rivalParam(adv - 1, RIVF_QUALITY);
   }
@@ -72,38 +75,37 @@ export function clickProb(u: i32, ch: i32, slot: i32, adv: i32, creative: i32, h
 
 // Expected value of a top-slot impression given the true user state (what a well-informed bidder
 // would estimate): CTR x value per click at this stage x conversion value.
-function trueImpressionValue(u: i32, ch: i32, hour: i32): f64 {
-  const seg = segOf(u);
-  const stage = stageOf(u);
-  const ctr = chParam(ch, CHF_BASE_CTR) * chParam(ch, CHF_POS_EFFECT) * segParam(seg, SEGF_CTR_MULT)
-    * prm(P_STAGE_CTR_MULT + stage) * <f64>f32At(U_ATTENTION, u) * OPP_EXPF;
-  return ctr * prm(P_RIVAL_CVR + stage) * prm(P_CONVERSION_VALUE) * segParam(seg, SEGF_VALUE_MULT) * VALUE_MULT;
+@inline function trueImpressionValue(u: i32, ch: i32): f64 {
+  return OPP_CTR0 * OPP_EXPF * chParam(ch, CHF_POS_EFFECT) * prm(P_RIVAL_CVR + stageOf(u))
+    * prm(P_CONVERSION_VALUE) * segParam(segOf(u), SEGF_VALUE_MULT) * VALUE_MULT;
 }
 
-function rivalBids(u: i32, ch: i32, hour: i32): void {
-  const base = trueImpressionValue(u, ch, hour) * MARKET_NOISE * TREND_MULT * chParam(ch, CHF_VALUE_MULT);
+function rivalBids(u: i32, ch: i32): void {
+  const base = trueImpressionValue(u, ch) * MARKET_NOISE * TREND_MULT * chParam(ch, CHF_VALUE_MULT);
   const seg = segOf(u);
   const stage = stageOf(u);
+  const budgetScale = prm(P_RIVAL_BUDGET_SCALE);
+  const segOff = <usize>(RIVF_SEGMENT_MULT + seg) << 2;
+  const chOff = <usize>(RIVF_CHANNEL_MULT + ch) << 2;
+  const stageOff = <usize>(RIVF_STAGE_MULT + stage) << 2;
   for (let r = 0; r < NR; r++) {
-    let v = base * <f64>rivalParam(r, RIVF_VALUE_MULT) * <f64>rivalParam(r, RIVF_SEGMENT_MULT + seg)
-      * <f64>rivalParam(r, RIVF_CHANNEL_MULT + ch) * <f64>rivalParam(r, RIVF_STAGE_MULT + stage)
-      * <f64>rivalParam(r, RIVF_QUALITY);
-    v *= 1.0 + <f64>rivalParam(r, RIVF_NOISE) * uniformNoise();
+    const row = wb + <usize>H_RIVALS + (<usize>(r * RIV_STRIDE) << 2);
+    let v = base * <f64>(load<f32>(row, RIVF_VALUE_MULT << 2) * load<f32>(row + segOff)
+      * load<f32>(row + chOff) * load<f32>(row + stageOff) * load<f32>(row, RIVF_QUALITY << 2));
+    v *= 1.0 + <f64>load<f32>(row, RIVF_NOISE << 2) * uniformNoise();
     if (v < 0) v = 0;
-    const strategy = <i32>rivalParam(r, RIVF_STRATEGY);
+    const strategy = <i32>load<f32>(row, RIVF_STRATEGY << 2);
     let bid: f64 = v;
     if (strategy == RIVAL_DEFENSIVE) {
       // protects users deep in the funnel
-      if (stage >= STAGE_CONSIDERING) bid = v * <f64>rivalParam(r, RIVF_DEFENSE_GAIN);
-    } else if (strategy == RIVAL_SHADING) {
-      bid = v * <f64>rivalParam(r, RIVF_SHADE);
+      if (stage >= STAGE_CONSIDERING) bid = v * <f64>load<f32>(row, RIVF_DEFENSE_GAIN << 2);
     } else if (strategy == RIVAL_RANDOM) {
       bid = v * 2.0 * uniform();
-    } else if (strategy == RIVAL_AGGRESSIVE) {
-      bid = v * <f64>rivalParam(r, RIVF_SHADE);
+    } else {
+      bid = v * <f64>load<f32>(row, RIVF_SHADE << 2); // shading (< 1) and aggressive (>= 1)
     }
     // a rival never bids more than what is left of its daily budget
-    const left = (<f64>rivalParam(r, RIVF_DAILY_BUDGET_MICROS) * prm(P_RIVAL_BUDGET_SCALE)
+    const left = (<f64>load<f32>(row, RIVF_DAILY_BUDGET_MICROS << 2) * budgetScale
       - hF64(H_RIVAL_SPEND + (r << 3))) * 1e-6;
     if (bid > left) bid = left < 0.01 ? 0 : left;
     hSetF32(H_P_RIVAL_BIDS + (r << 2), <f32>bid);
@@ -115,8 +117,7 @@ function rivalBids(u: i32, ch: i32, hour: i32): void {
 export function ourEstimates(u: i32, ch: i32, hour: i32, trackedStage: i32): void {
   const obsSeg = u8At(U_OBS_SEG, u);
   const stage = stageOf(u);
-  const ctr = chParam(ch, CHF_BASE_CTR) * chParam(ch, CHF_POS_EFFECT) * segParam(segOf(u), SEGF_CTR_MULT)
-    * prm(P_STAGE_CTR_MULT + stage) * <f64>f32At(U_ATTENTION, u) * OPP_EXPF;
+  const ctr = OPP_CTR0 * OPP_EXPF * chParam(ch, CHF_POS_EFFECT);
   let pctr = ctr * (1.0 + 0.25 * uniformNoise());
   if (pctr < 0) pctr = 0;
   const ref = pctr * prm(P_REF_CVR + trackedStage) * prm(P_CONVERSION_VALUE)
@@ -152,8 +153,8 @@ export function nextOpportunity(hour: i32): bool {
     hSetI32(H_P_CHANNEL, ch);
     hSetI32(H_P_DEVICE, device);
     hSetF32(H_P_RESERVE, <f32>chParam(ch, CHF_RESERVE));
-    loadOpportunityUser(u, hour);
-    rivalBids(u, ch, hour);
+    loadOpportunity(u, ch, hour);
+    rivalBids(u, ch);
     return true;
   }
   hSetI32(H_OPPS_LEFT, 0);

@@ -3,7 +3,7 @@
 import {
   NUM_SEGMENTS, NUM_CHANNELS, P_SEGMENTS, SEG_STRIDE, SEGF_SHARE, SEGF_SESSIONS_PER_DAY,
   SEGF_PEAK_HOUR, SEGF_ACTIVITY_WIDTH_HOURS, SEGF_CHANNEL_WEIGHT, P_CHANNELS, CH_STRIDE,
-  CHF_JOURNEY_ONLY, P_FATIGUE_RECOVERY_HOURS, P_CRISIS_DECAY_HOURS,
+  CHF_JOURNEY_ONLY, P_FATIGUE_RECOVERY_HOURS, P_CRISIS_DECAY_HOURS, P_CREATIVE_FATIGUE_PER_EXPOSURE,
 } from "../layout";
 import { prm } from "./params";
 
@@ -23,6 +23,10 @@ export const DECAY_HOURS = 4096;
 const FATIGUE_DECAY = memory.data(DECAY_HOURS * 8);
 const URGENCY_DECAY = memory.data(DECAY_HOURS * 8);
 const RECENCY = memory.data(721 * 4); // log1p(h) / log1p(720)
+const CREATIVE_WEAR = memory.data(256 * 8); // exp(-k x exposures)
+@inline export function creativeWear(exposures: i32): f64 {
+  return load<f64>(CREATIVE_WEAR + (<usize>exposures << 3));
+}
 @inline export function fatigueDecay(dt: i32): f64 {
   return dt < DECAY_HOURS ? load<f64>(FATIGUE_DECAY + (<usize>dt << 3)) : 0.0;
 }
@@ -82,6 +86,8 @@ function buildChannelTables(): void {
     store<f64>(FATIGUE_DECAY + (<usize>t << 3), Math.exp(-<f64>t / tf));
     store<f64>(URGENCY_DECAY + (<usize>t << 3), Math.exp(-<f64>t / tu));
   }
+  const k = prm(P_CREATIVE_FATIGUE_PER_EXPOSURE);
+  for (let e = 0; e < 256; e++) store<f64>(CREATIVE_WEAR + (<usize>e << 3), Math.exp(-k * <f64>e));
   for (let h = 0; h <= 720; h++) store<f32>(RECENCY + (<usize>h << 2), <f32>(Math.log1p(<f64>h) / Math.log1p(720.0)));
   for (let d = 0; d < 7; d++) {
     const a = 6.283185307179586 * <f64>d / 7.0;

@@ -29,7 +29,7 @@ import { wb, setWorldBase, hI32, hSetI32, hF32, hSetF32, hF64, hSetF64, stat, se
 import { initPopulation, addFatigue } from "./users";
 import { segParam } from "./tables";
 import { recordTouch, onImpression, processUserEvents, crisisEvents } from "./journey";
-import { chParam, clickProb, nextOpportunity, ourEstimates, startHourOpportunities, loadOpportunityUser, fatigueAdded } from "./market";
+import { chParam, clickProb, nextOpportunity, ourEstimates, startHourOpportunities, loadOpportunity, fatigueAdded } from "./market";
 import { scanVisible, trackedStage, writeObs } from "./observation";
 
 export const TERMINAL_NONE = 0;
@@ -145,7 +145,7 @@ function resolve(ourBid: f64, creative: i32, ours: bool): void {
     const price = <f64>load<f32>(PRICES + (<usize>k << 2));
     const cr = a == OUR_BIDDER ? creative : 0;
     // cascade: a user clicks at most one ad of a page, scanning from the top slot
-    const clicked = !clickedAny && uniform() < clickProb(u, ch, k, a, cr, HOUR);
+    const clicked = !clickedAny && uniform() < clickProb(u, ch, k, a, cr);
     if (clicked) clickedAny = true;
     let micros = Math.floor(price * 1e6);
     if (a == OUR_BIDDER) {
@@ -295,7 +295,7 @@ function stepWorld(w: i32): void {
   let creative = load<i32>(IO_CREATIVE + (<usize>w << 2));
   if (creative < 0 || creative >= NC) creative = 0;
   stat(S_DECISIONS, 1);
-  loadOpportunityUser(hI32(H_P_USER), HOUR);
+  loadOpportunity(hI32(H_P_USER), hI32(H_P_CHANNEL), HOUR);
   resolve(bid, creative, true);
   hSetI32(H_PENDING, 0);
   hSetF64(H_DECISIONS, hF64(H_DECISIONS) + 1);
@@ -306,8 +306,10 @@ function stepWorld(w: i32): void {
   leaveWorld();
 }
 
-export function stepWorlds(from: i32, to: i32): void {
+// Returns 1 when a world stalled (see MAX_IDLE_HOURS), so the caller needs no second call.
+export function stepWorlds(from: i32, to: i32): i32 {
   for (let w = from; w < to; w++) stepWorld(w);
+  return stalled;
 }
 
 // 0 when the world in slot w is a valid world of this shape; otherwise a reason code.
@@ -325,7 +327,7 @@ export function reemitWorld(w: i32): void {
   enterWorld(w);
   store<u32>(wb + H_WORLD_INDEX, <u32>w);
   clearStep();
-  loadOpportunityUser(hI32(H_P_USER), HOUR);
+  loadOpportunity(hI32(H_P_USER), hI32(H_P_CHANNEL), HOUR);
   writeInfo(w, 0);
   writeObs(w, false);
   leaveWorld();
