@@ -53,7 +53,7 @@ export class AuctionEnv {
       throw new TypeError("action must be { bid: number, creative?: number }");
     }
     const creative = action.creative ?? 0;
-    if (!Number.isInteger(creative)) throw new TypeError(`action.creative must be an integer, got ${creative}`);
+    if (!Number.isInteger(creative) || creative < 0 || creative >= this.config.campaign.creatives.length) throw new RangeError(`action.creative must be an integer in [0, ${this.config.campaign.creatives.length - 1}] (campaign.creatives), got ${creative}`);
     this.bid[0] = action.bid;
     this.creative[0] = creative;
     const [obs, reward, term, trunc, info] = this.vec.step({ bid: this.bid, creative: this.creative });

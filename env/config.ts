@@ -329,7 +329,7 @@ export interface ResolveOptions {
 /** Defaults, then the scenario's overrides, then the caller's; validated. */
 export function resolveConfig(opts: ResolveOptions = {}): GaelpConfig {
   const name = opts.scenario ?? "default";
-  const scenario = SCENARIOS[name];
+  const scenario = Object.hasOwn(SCENARIOS, name) ? SCENARIOS[name] : undefined;
   if (!scenario) {
     throw new ConfigError("scenario", `unknown scenario "${name}"; allowed: ${Object.keys(SCENARIOS).join(", ")}`);
   }

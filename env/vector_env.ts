@@ -73,6 +73,7 @@ export class VectorEnv {
   private readonly stream: number;
   private readonly worldOffset: number;
   private started = false;
+  private worldStarted!: Uint8Array;
   private view!: {
     buf: ArrayBuffer;
     obs: Float32Array;
@@ -101,6 +102,9 @@ export class VectorEnv {
     this.seed = opts.seed;
     this.stream = opts.stream ?? 0;
     this.worldOffset = opts.worldOffset ?? 0;
+    assertSeed(this.stream, "stream");
+    assertSeed(this.worldOffset, "worldOffset");
+    this.worldStarted = new Uint8Array(opts.numWorlds);
     this.core = instantiateCore(opts.wasm ?? "release");
     const params = new Float64Array(this.core.memory.buffer, this.core.paramsPtr(), L.PARAMS_F64);
     writeParams(this.config, this.numEnvs, params);
@@ -188,6 +192,7 @@ export class VectorEnv {
       reset(w, lo, hi);
     }
     this.seed = seed;
+    this.worldStarted.fill(1);
     this.checkStalled((this.core.isStalled as () => number)());
     this.started = true;
     this.refreshViews();
@@ -228,7 +233,7 @@ export class VectorEnv {
     const nc = this.config.campaign.creatives.length;
     for (let i = 0; i < n; i++) {
       const b = bid[i];
-      if (!(b >= 0 && b <= bidMax)) throw new RangeError(`action.bid[${i}] = ${b} is outside [0, ${bidMax}] (campaign.bidMax)`);
+      if (!(b >= 0 && b <= Math.fround(bidMax))) throw new RangeError(`action.bid[${i}] = ${b} is outside [0, ${bidMax}] (campaign.bidMax)`);
       const c = creative[i];
       if (c < 0 || c >= nc) throw new RangeError(`action.creative[${i}] = ${c} is outside [0, ${nc - 1}] (campaign.creatives)`);
     }
@@ -244,7 +249,7 @@ export class VectorEnv {
   /** A copy of a world's statistics block (indices S_* in wasm/layout.ts). */
   statsOf(w: number, block: StatsBlock = "total"): Float64Array {
     const off = STATS_OFFSET[block];
-    if (off === undefined) throw new RangeError(`block must be one of ${Object.keys(STATS_OFFSET).join(", ")}, got ${block}`);
+    if (!Object.hasOwn(STATS_OFFSET, block)) throw new RangeError(`block must be one of ${Object.keys(STATS_OFFSET).join(", ")}, got ${block}`);
     return this.worldSlice(w, off, L.NUM_STATS).slice();
   }
 
@@ -269,6 +274,7 @@ export class VectorEnv {
   /** Replaces world w with serialised bytes and re-emits its pending observation into `out`. */
   restoreWorld(w: number, bytes: Uint8Array, out?: StepBuffers): void {
     this.worldSlice(w, 0, 0);
+    if (out) this.checkOut(out);
     if (!(bytes instanceof Uint8Array) || bytes.length !== this.worldBytes) {
       throw new RangeError(`world state must be a Uint8Array of ${this.worldBytes} bytes for this config, got ${bytes?.length} bytes`);
     }
@@ -281,7 +287,8 @@ export class VectorEnv {
       throw new Error(`cannot restore world ${w}: the state is ${WORLD_ERRORS[code] ?? `invalid (code ${code})`}`);
     }
     (this.core.reemitWorld as (w: number) => void)(w);
-    this.started = true;
+    this.worldStarted[w] = 1;
+    this.started = this.worldStarted.every((x) => x === 1);
     if (!out) return; // the env's own buffers are the io region reemitWorld just wrote
     this.checkOut(out);
     out.obs.set(this.view.obs.subarray(w * L.OBS_DIM, (w + 1) * L.OBS_DIM), w * L.OBS_DIM);

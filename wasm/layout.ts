@@ -211,9 +211,9 @@ export const F_PACING_RATIO = 42;
 export const F_DAY_LEFT = 43;
 export const F_FLIGHT_LEFT = 44;
 export const F_PACING_STATE = 45; // [3] behind, on track, ahead
-export const F_WIN_RATE = 46; // our recent win rate
-export const F_RECENT_CPM = 47; // our recent price per won impression / bidMax
-export const OBS_DIM = 48;
+export const F_WIN_RATE = 48; // our recent win rate
+export const F_RECENT_CPM = 49; // our recent price per won impression / bidMax
+export const OBS_DIM = 50;
 
 // ---- info (f64 per world, written by step) -----------------------------------------------------
 export const I_COST = 0; // dollars paid for this decision
@@ -237,7 +237,7 @@ export const INFO_DIM = 16;
 export const H_MAGIC = 0; // u32
 export const H_VERSION = 4; // u32
 export const H_SHAPE_HASH = 8; // u32: hash of (users, ring, rivals, creatives)
-export const H_WORLD_INDEX = 12; // u32
+export const H_RESERVED = 12; // u32 (zero: a world's bytes do not depend on the slot it runs in)
 export const H_RNG = 16; // u32 x4 xoshiro128**
 export const H_HOUR = 32; // i32 world clock
 export const H_FLIGHT_START = 36; // i32

@@ -83,7 +83,7 @@ export function attribute(u: i32, n: i32, model: i32, hour: i32): void {
     const first = prm(P_POSITION_FIRST_SHARE);
     const last = prm(P_POSITION_LAST_SHARE);
     if (n == 2) {
-      const f = first / (first + last);
+      const f = first + last > 0 ? first / (first + last) : 0.5;
       setCredit(0, f);
       setCredit(1, 1.0 - f);
       return;

@@ -3,7 +3,7 @@
 // events, day and flight boundaries) until the next auction where our campaign is eligible.
 import {
   OBS_DIM, INFO_DIM, MAX_BIDDERS, MAX_SLOTS, NUM_STATS, OUR_BIDDER, LAYOUT_VERSION, WORLD_MAGIC,
-  H_MAGIC, H_VERSION, H_SHAPE_HASH, H_WORLD_INDEX, H_RNG, H_HOUR, H_FLIGHT_START, H_EPISODE,
+  H_MAGIC, H_VERSION, H_SHAPE_HASH, H_RNG, H_HOUR, H_FLIGHT_START, H_EPISODE,
   H_PENDING, H_P_USER, H_P_CHANNEL, H_P_DEVICE, H_P_REF_VALUE, H_P_RESERVE, H_P_RIVAL_BIDS,
   H_FLIGHT_OVER, H_STARTED, H_LAST_TERMINAL, H_DECISIONS, H_SPEND_TODAY, H_SPEND_FLIGHT,
   H_MARKET_NOISE, H_PRICE_INDEX, H_REWARD_ACC, H_FLIGHT_FIRST_DECISION, H_SEASON_PHASE,
@@ -259,7 +259,6 @@ export function resetWorld(w: i32, seedLo: u32, seedHi: u32): void {
   store<u32>(wb + H_MAGIC, WORLD_MAGIC);
   store<u32>(wb + H_VERSION, LAYOUT_VERSION);
   store<u32>(wb + H_SHAPE_HASH, shapeHash());
-  store<u32>(wb + H_WORLD_INDEX, <u32>w);
   rngSeed(seedLo, seedHi);
   hSetI32(H_HOUR, 0);
   hSetI32(H_EPISODE, -1);
@@ -325,7 +324,6 @@ export function checkWorld(w: i32): i32 {
 // After a world's bytes were copied into slot w: re-emit its pending observation.
 export function reemitWorld(w: i32): void {
   enterWorld(w);
-  store<u32>(wb + H_WORLD_INDEX, <u32>w);
   clearStep();
   loadOpportunity(hI32(H_P_USER), hI32(H_P_CHANNEL), HOUR);
   writeInfo(w, 0);
