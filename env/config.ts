@@ -268,18 +268,29 @@ const isPlain = (x: unknown): x is Record<string, unknown> => typeof x === "obje
 
 // Objects merge key by key; arrays of objects merge element-wise onto the base element (or the
 // rival template for extra rivals); other arrays and scalars replace.
-function merge(base: unknown, over: unknown, template?: unknown): unknown {
+function merge(base: unknown, over: unknown, template?: unknown, path = ""): unknown {
   if (over === undefined) return structuredClone(base);
   if (isPlain(base) && isPlain(over)) {
     const out: Record<string, unknown> = structuredClone(base);
     for (const [k, v] of Object.entries(over)) {
-      if (k === "__proto__" || k === "constructor" || k === "prototype") throw new ConfigError(k, "is not an allowed key");
-      out[k] = k in base ? merge(base[k], v, k === "rivals" ? RIVAL_TEMPLATE : undefined) : structuredClone(v);
+      const at = path ? `${path}.${k}` : k;
+      if (k === "__proto__" || k === "constructor" || k === "prototype") throw new ConfigError(at, "is not an allowed key");
+      out[k] = Object.hasOwn(base, k) ? merge(base[k], v, k === "rivals" ? RIVAL_TEMPLATE : undefined, at) : structuredClone(v);
     }
     return out;
   }
   if (Array.isArray(base) && Array.isArray(over) && over.every(isPlain) && (base.every(isPlain) || template)) {
-    return over.map((v, i) => merge(i < base.length ? base[i] : template, v));
+    return over.map((v, i) => merge(i < base.length ? base[i] : template, v, undefined, `${path}.${i}`));
+  }
+  // {"0": {...}} onto an array (from --set rivals.0.dailyBudget=5): merge into that element only
+  if (Array.isArray(base) && isPlain(over) && Object.keys(over).every((k) => /^\d+$/.test(k))) {
+    const out = structuredClone(base) as unknown[];
+    for (const [k, v] of Object.entries(over)) {
+      const i = Number(k);
+      if (i > out.length) throw new ConfigError(`${path}.${k}`, `array index ${i} skips elements (the array has ${out.length})`);
+      out[i] = merge(i < base.length ? base[i] : template, v, undefined, `${path}.${k}`);
+    }
+    return out;
   }
   return structuredClone(over);
 }
