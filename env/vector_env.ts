@@ -328,6 +328,12 @@ export class VectorEnv {
     };
   }
 
+  /** 0 when world w's per-segment user partition is consistent; a violation code otherwise. */
+  checkSegmentLists(w: number): number {
+    this.worldSlice(w, 0, 0);
+    return (this.core.checkSegmentLists as (w: number) => number)(w);
+  }
+
   private checkUser(w: number, u: number): void {
     this.worldSlice(w, 0, 0);
     const n = this.config.population.users;

@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import * as L from "../wasm/layout.js";
 import { VectorEnv, type StepBuffers } from "../env/vector_env.js";
 import { AuctionEnv } from "../env/auction_env.js";
+import { resolveConfig } from "../env/config.js";
 import {
   digest, headerI32, newAction, newBuffers, ruleFor, sameBytes, smallConfig, worldRow,
 } from "./helpers/world.js";
@@ -294,5 +295,40 @@ describe("users persist across flights", () => {
       if (env.buffers.terminated[0] || env.buffers.truncated[0]) break;
     }
     expect(seen).toBeGreaterThan(0);
+  });
+});
+
+describe("segment moves (crisis events)", () => {
+  it("keep the per-segment user partition consistent when users move up and down the segment order", () => {
+    // crisis_parent is segment 2: researcher (0) and concerned_parent (1) move up to it, loyal (4)
+    // and window_shopper (5) move down to it
+    const segs = resolveConfig().population.segments;
+    const cfg = resolveConfig({
+      overrides: {
+        population: {
+          users: 400,
+          crisisRatePerUserDay: 0.2,
+          segments: {
+            researcher: { ...segs.researcher, crisisProne: true },
+            loyal: { ...segs.loyal, crisisProne: true },
+            window_shopper: { ...segs.window_shopper, crisisProne: true },
+          },
+        },
+        market: { warmupDays: 5 },
+        campaign: { flightDays: 3 },
+      },
+    });
+    const env = VectorEnv.create({ config: cfg, numWorlds: 2, seed: 5 });
+    env.reset();
+    const act = env.actions;
+    act.bid.fill(0.05);
+    for (let s = 0; s < 3000; s++) env.step(act);
+    for (let w = 0; w < 2; w++) {
+      expect(env.checkSegmentLists(w)).toBe(0);
+      expect(env.statsOf(w, "total")[L.S_CRISIS_EVENTS]).toBeGreaterThan(0);
+    }
+    // most users of crisis-prone segments have moved by now
+    const crisis = Array.from({ length: 400 }, (_, u) => env.user(0, u).segment).filter((s) => s === 2).length;
+    expect(crisis).toBeGreaterThan(100);
   });
 });

@@ -7,7 +7,7 @@
 //   [world 0][world 1]...[world W-1]    each WORLD_STRIDE bytes, relocatable (offsets are relative)
 // A world's bytes are its whole persistent state: serialising a world is copying its slice.
 
-export const LAYOUT_VERSION = 6;
+export const LAYOUT_VERSION = 7;
 export const WORLD_MAGIC = 0x47414550; // "GAEP"
 
 // ---- fixed maxima ------------------------------------------------------------------------------
@@ -280,7 +280,8 @@ export const H_CLOCK_SEASON = H_CLOCK_DAY + 16; // f64
 export const H_CLOCK_VALUE = H_CLOCK_DAY + 24; // f64 surge on conversion value
 export const H_CLOCK_TREND = H_CLOCK_DAY + 32; // f64 CPC trend multiplier
 export const H_SEG_COUNT = H_CLOCK_DAY + 48; // i32 [NUM_SEGMENTS] users per segment
-export const H_SEG_CDF = H_SEG_COUNT + 24; // f64 [NUM_SEGMENTS] this hour's cumulative opportunity share by segment
+export const H_SEG_START = H_SEG_COUNT + 24; // i32 [NUM_SEGMENTS] where each segment's users start in the partitioned list
+export const H_SEG_CDF = H_SEG_START + 24; // f64 [NUM_SEGMENTS] this hour's cumulative opportunity share by segment
 export const HEADER_BYTES = H_SEG_CDF + 48;
 
 // ---- stats (f64 indices within a stats block; NUM_STATS <= 64) ---------------------------------

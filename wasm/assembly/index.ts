@@ -129,7 +129,7 @@ export function benchAuctions(count: i32, n: i32, mechanism: i32, slots: i32, se
 
 // ---- inspection (tests and tools; not on the hot path) -----------------------------------------
 import { attribute, orderTouchpoints, slotAt, CREDIT } from "./attribution";
-import { setWorldBase, ringIndex, tpAddr, u8At, i32At } from "./state";
+import { setWorldBase, ringIndex, tpAddr, u8At, i32At, wb } from "./state";
 import { worldPtr } from "./world";
 import {
   U_SEG, U_STAGE, U_JSTART, U_TOUCHES, U_RING_COUNT, U_LAST_TOUCH, U_NDEV, U_MATCHED,
@@ -182,4 +182,29 @@ export function userField(w: i32, u: i32, field: i32): f64 {
     case 6: return <f64>u8At(U_NDEV, u);
     default: return <f64>u8At(U_MATCHED, u);
   }
+}
+
+import { NU as NUSERS, SEG_USERS, USER_POS } from "./mem";
+import { segCount, segUser } from "./state";
+import { NUM_SEGMENTS, H_SEG_START } from "../layout";
+/** 0 when world w's segment partition is consistent (every user once, in its own segment's range,
+ *  positions matching); otherwise a code naming the first violation. */
+export function checkSegmentLists(w: i32): i32 {
+  setWorldBase(worldPtr(w));
+  let expectStart = 0;
+  let total = 0;
+  for (let s = 0; s < NUM_SEGMENTS; s++) {
+    const start = load<i32>(wb + H_SEG_START + (<usize>s << 2));
+    if (start != expectStart) return 1;
+    const n = segCount(s);
+    for (let i = 0; i < n; i++) {
+      const u = segUser(s, i);
+      if (u < 0 || u >= NUSERS) return 2;
+      if (u8At(U_SEG, u) != s) return 3;
+      if (load<i32>(wb + USER_POS + (<usize>u << 2)) != start + i) return 4;
+    }
+    expectStart += n;
+    total += n;
+  }
+  return total == NUSERS ? 0 : 5;
 }

@@ -14,13 +14,13 @@ import {
 import {
   NU, RING, NEXT_EVENTS, BLOCK_MIN, NBLOCKS, U_STAGE, U_JSTART, U_LAST_TOUCH, U_CONV_CHECK, U_REENTRY, U_TOUCHES,
   U_RING_HEAD, U_RING_COUNT, U_ATTENTION, U_PRICE_SENS, U_CRISIS_HOUR, U_SEG, U_CR_EXPO,
-  R_HOUR, R_COST, R_DECISION, R_CHANNEL, R_ADV, R_CREATIVE, R_FLAGS, U_DEV, DEV_BYTES,
+  R_HOUR, R_COST, R_DECISION, R_CHANNEL, R_ADV, R_CREATIVE, R_FLAGS, DEV_BYTES,
   D_OUR_TOUCHES, D_OUR_CLICKS, D_CHANNELS, D_FIRST_OUR, D_LAST_OUR, U_RIVAL_TOUCHES,
 } from "./mem";
 import { prm } from "./params";
 import { uniform, below, poisson } from "./rng";
 import { segParam } from "./tables";
-import { wb, u8At, setU8, i32At, setI32, f32At, stageOf, segOf, ringIndex, tpAddr, userAddr, setNextEvent, refreshClass, segListAdd, segListRemove, stat } from "./state";
+import { wb, u8At, setU8, i32At, setI32, f32At, stageOf, segOf, ringIndex, tpAddr, userAddr, setNextEvent, refreshClass, segMove, devAddr, stat } from "./state";
 import { OPP_EXPF } from "./market";
 import { NEVER, urgencyAt } from "./users";
 import { convert } from "./conversion";
@@ -85,7 +85,7 @@ export function recordTouch(
   store<u8>(tpAddr(k) + R_CREATIVE, <u8>creative);
   store<u8>(tpAddr(k) + R_FLAGS, <u8>((clicked ? 1 : 0) | (device << 1) | (slot << 3)));
   setU8(U_RING_HEAD, u, head + 1 == RING ? 0 : head + 1);
-  const dv = userAddr(u) + U_DEV + <usize>device * DEV_BYTES;
+  const dv = devAddr(u) + <usize>device * DEV_BYTES;
   if (adv == 0) {
     const n = load<u8>(dv + D_OUR_TOUCHES);
     if (n < 255) store<u8>(dv + D_OUR_TOUCHES, n + 1);
@@ -126,7 +126,7 @@ export function onImpression(u: i32, hour: i32, ch: i32, clicked: bool): void {
 }
 
 export function clearDeviceHistory(u: i32): void {
-  const base = userAddr(u) + U_DEV;
+  const base = devAddr(u);
   memory.fill(base, 0, <usize>MAX_DEVICES * DEV_BYTES);
   for (let d = 0; d < MAX_DEVICES; d++) {
     store<i32>(base + <usize>d * DEV_BYTES + D_FIRST_OUR, -1);
@@ -243,8 +243,7 @@ export function crisisEvents(hour: i32): void {
   for (let i = 0; i < n; i++) {
     const u = below(NU);
     if (segParam(segOf(u), SEGF_CRISIS_PRONE) < 0.5) continue;
-    segListRemove(segOf(u), u);
-    segListAdd(CRISIS_SEGMENT, u);
+    segMove(u, segOf(u), CRISIS_SEGMENT);
     setU8(U_SEG, u, CRISIS_SEGMENT);
     refreshClass(u);
     setI32(U_CRISIS_HOUR, u, hour);

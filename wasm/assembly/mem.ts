@@ -1,7 +1,7 @@
 // World memory layout, computed once by configure() from the params. All worlds share one shape,
 // so array offsets are the same relative to each world's base: a world is relocatable bytes.
 import {
-  HEADER_BYTES, OBS_DIM, NUM_SEGMENTS, INFO_DIM, PARAMS_F64,
+  HEADER_BYTES, OBS_DIM, INFO_DIM, PARAMS_F64,
   P_NUM_WORLDS, P_NUM_USERS, P_NUM_RIVALS, P_NUM_CREATIVES, P_RING_SIZE,
 } from "../layout";
 import { PARAMS, prmI } from "./params";
@@ -27,9 +27,9 @@ export let WORLDS_BASE: usize = 0;
 export let WORLD_STRIDE: usize = 0;
 export let MEMORY_END: usize = 0;
 
-// Users are 128-byte records (two cache lines: an opportunity touches one user at random, so a
-// struct-of-arrays layout would cost a cache miss per field). The first line holds what every
-// auction reads; the second our per-device touch counters, read when we bid. The one field scanned every hour,
+// Users are 64-byte records (one cache line: an opportunity touches one user at random, so a
+// struct-of-arrays layout would cost a cache miss per field). Our per-device touch counters,
+// read only when we bid or win, are a separate 64-byte record per user (DEVS). The one field scanned every hour,
 // the next-event hour, is its own array so the scan stays a dense SIMD sweep. Touchpoints are
 // 16-byte records, RING per user, contiguous.
 export let USERS: usize = 0; // [NU * USER_BYTES]
@@ -37,11 +37,13 @@ export let NEXT_EVENTS: usize = 0; // i32 [NU] earliest hour something is due fo
 export let ACT_CLASS: usize = 0; // u8 [NU] segment while in the market, OUT_OF_MARKET otherwise
 export const OUT_OF_MARKET: i32 = 255;
 export let BLOCK_MIN: usize = 0; // i32 [ceil(NU / 64)] lower bound of NEXT_EVENTS in each block of 64 users
-export let SEG_USERS: usize = 0; // i32 [NUM_SEGMENTS * NU] users of each segment (first H_SEG_COUNT[s])
+export let SEG_USERS: usize = 0; // i32 [NU] users partitioned by segment (H_SEG_START, H_SEG_COUNT)
+export let DEVS: usize = 0; // [NU * DEV_STRIDE] our touch history per user and device
 export let USER_POS: usize = 0; // i32 [NU] a user's position in its segment's list
 export let NBLOCKS: i32 = 0;
 export let RINGS: usize = 0; // [NU * RING * TP_BYTES]
-export const USER_BYTES: usize = 128;
+export const USER_BYTES: usize = 64;
+export const DEV_STRIDE: usize = 64;
 export const TP_BYTES: usize = 16;
 // user record fields (byte offsets)
 export const U_SEG: usize = 0; // u8 true segment
@@ -65,9 +67,8 @@ export const U_CONV_CHECK: usize = 48; // i32 hour of the next conversion check 
 export const U_REENTRY: usize = 52; // i32 hour a converted/lost user re-enters the market
 export const U_TOUCHES: usize = 56; // i32 touchpoints in the current journey (all advertisers)
 export const U_CONF: usize = 60; // u8 [MAX_DEVICES] identity match confidence per device, x255
-// Our touch history per device d (DEV_BYTES each from U_DEV): what a bidder can see of a journey
+// Our touch history per device d (DEV_BYTES each in the user's DEVS record): what a bidder can see of a journey
 // is the sum over the devices visible from the current one. Reset with the journey.
-export const U_DEV: usize = 64;
 export const DEV_BYTES: usize = 16;
 export const D_OUR_TOUCHES: usize = 0; // u8
 export const D_OUR_CLICKS: usize = 1; // u8
@@ -121,7 +122,8 @@ export function computeLayout(): void {
   ACT_CLASS = take(nu);
   NBLOCKS = (NU + 63) >> 6;
   BLOCK_MIN = take(<usize>NBLOCKS * 4);
-  SEG_USERS = take(<usize>NUM_SEGMENTS * nu * 4);
+  SEG_USERS = take(nu * 4);
+  DEVS = take(nu * DEV_STRIDE);
   USER_POS = take(nu * 4);
   RINGS = take(nu * <usize>RING * TP_BYTES);
   WORLD_STRIDE = cursor;

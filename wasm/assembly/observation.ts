@@ -15,9 +15,9 @@ import {
   H_PRICE_INDEX, H_SPEND_TODAY, H_SPEND_FLIGHT, H_FLIGHT_START, H_WIN_EMA, H_CPC_EMA,
   P_DAILY_BUDGET_MICROS, P_FLIGHT_BUDGET_MICROS, P_BID_MAX, P_FLIGHT_DAYS, CH_SEARCH,
 } from "../layout";
-import { IO_OBS, U_OBS_SEG, U_MATCHED, U_NDEV, U_DEV, DEV_BYTES, D_OUR_TOUCHES, D_OUR_CLICKS, D_CHANNELS, U_RIVAL_TOUCHES, D_FIRST_OUR, D_LAST_OUR } from "./mem";
+import { IO_OBS, U_OBS_SEG, U_MATCHED, U_NDEV, DEV_BYTES, D_OUR_TOUCHES, D_OUR_CLICKS, D_CHANNELS, U_RIVAL_TOUCHES, D_FIRST_OUR, D_LAST_OUR } from "./mem";
 import { prm } from "./params";
-import { hI32, hF32, hF64, u8At, confOf, exposuresOf, userAddr } from "./state";
+import { hI32, hF32, hF64, u8At, confOf, exposuresOf, devAddr } from "./state";
 import { HOUR, HOD, DOW, ACTIVITY_MULT } from "./clock";
 import { urgencyAt, deviceLinked } from "./users";
 import { OPP_EXPF } from "./market";
@@ -44,7 +44,7 @@ export function scanVisible(u: i32, device: i32): void {
   const linked = deviceLinked(u, device);
   const mask = u8At(U_MATCHED, u);
   const ndev = u8At(U_NDEV, u);
-  const base = userAddr(u) + U_DEV;
+  const base = devAddr(u);
   visRivalTouches = u8At(U_RIVAL_TOUCHES, u);
   for (let e = 0; e < ndev; e++) {
     if (e != device && !(linked && ((mask >> e) & 1) != 0)) continue;

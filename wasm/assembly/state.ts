@@ -1,8 +1,8 @@
 // Accessors for the world being stepped. `wb` is its base address; everything else is relative,
 // so the same code runs any world (and a world restored into another slot).
 import { H_STATS_EPISODE, H_STATS_TOTAL } from "../layout";
-import { U_SEG, U_STAGE, U_CONF, U_CR_EXPO, RING, NU, USERS, NEXT_EVENTS, RINGS, ACT_CLASS, OUT_OF_MARKET, BLOCK_MIN, SEG_USERS, USER_POS } from "./mem";
-import { STAGE_CONVERTED, H_SEG_COUNT } from "../layout";
+import { U_SEG, U_STAGE, U_CONF, U_CR_EXPO, RING, NU, USERS, NEXT_EVENTS, RINGS, ACT_CLASS, OUT_OF_MARKET, BLOCK_MIN, SEG_USERS, USER_POS, DEVS } from "./mem";
+import { STAGE_CONVERTED, H_SEG_COUNT, H_SEG_START, NUM_SEGMENTS } from "../layout";
 
 export let wb: usize = 0;
 export function setWorldBase(p: usize): void {
@@ -30,7 +30,8 @@ export function setWorldBase(p: usize): void {
 }
 
 // per-user fields
-@inline export function userAddr(u: i32): usize { return wb + USERS + (<usize>u << 7); }
+@inline export function userAddr(u: i32): usize { return wb + USERS + (<usize>u << 6); }
+@inline export function devAddr(u: i32): usize { return wb + DEVS + (<usize>u << 6); }
 @inline export function u8At(field: usize, u: i32): i32 { return <i32>load<u8>(userAddr(u) + field); }
 @inline export function setU8(field: usize, u: i32, v: i32): void { store<u8>(userAddr(u) + field, <u8>v); }
 @inline export function i32At(field: usize, u: i32): i32 { return load<i32>(userAddr(u) + field); }
@@ -45,25 +46,80 @@ export function setWorldBase(p: usize): void {
   if (v < load<i32>(b)) store<i32>(b, v);
 }
 
-// Per-segment user lists: opportunities pick a segment, then a user of it.
+// Users partitioned by segment in one array: opportunities pick a segment, then a user of it.
 @inline export function segCount(s: i32): i32 { return load<i32>(wb + H_SEG_COUNT + (<usize>s << 2)); }
+@inline function segStart(s: i32): i32 { return load<i32>(wb + H_SEG_START + (<usize>s << 2)); }
 @inline export function segUser(s: i32, i: i32): i32 {
-  return load<i32>(wb + SEG_USERS + ((<usize>s * <usize>NU + <usize>i) << 2));
+  return load<i32>(wb + SEG_USERS + (<usize>(segStart(s) + i) << 2));
 }
-export function segListAdd(s: i32, u: i32): void {
-  const n = segCount(s);
-  store<i32>(wb + SEG_USERS + ((<usize>s * <usize>NU + <usize>n) << 2), u);
-  store<i32>(wb + USER_POS + (<usize>u << 2), n);
-  store<i32>(wb + H_SEG_COUNT + (<usize>s << 2), n + 1);
+@inline function placeAt(i: i32, u: i32): void {
+  store<i32>(wb + SEG_USERS + (<usize>i << 2), u);
+  store<i32>(wb + USER_POS + (<usize>u << 2), i);
 }
-export function segListRemove(s: i32, u: i32): void {
-  const n = segCount(s) - 1;
-  const pos = load<i32>(wb + USER_POS + (<usize>u << 2));
-  const last = segUser(s, n);
-  store<i32>(wb + SEG_USERS + ((<usize>s * <usize>NU + <usize>pos) << 2), last);
-  store<i32>(wb + USER_POS + (<usize>last << 2), pos);
-  store<i32>(wb + H_SEG_COUNT + (<usize>s << 2), n);
+@inline function userAtIndex(i: i32): i32 { return load<i32>(wb + SEG_USERS + (<usize>i << 2)); }
+@inline function setSegStart(s: i32, v: i32): void { store<i32>(wb + H_SEG_START + (<usize>s << 2), v); }
+@inline function setSegCount(s: i32, v: i32): void { store<i32>(wb + H_SEG_COUNT + (<usize>s << 2), v); }
+
+// Builds the partition from the users' segments (after the population is drawn).
+export function buildSegmentLists(): void {
+  for (let s = 0; s < NUM_SEGMENTS; s++) setSegCount(s, 0);
+  for (let u = 0; u < NU; u++) {
+    const s = <i32>load<u8>(userAddr(u) + U_SEG);
+    setSegCount(s, segCount(s) + 1);
+  }
+  let at = 0;
+  for (let s = 0; s < NUM_SEGMENTS; s++) {
+    setSegStart(s, at);
+    at += segCount(s);
+    setSegCount(s, 0);
+  }
+  for (let u = 0; u < NU; u++) {
+    const s = <i32>load<u8>(userAddr(u) + U_SEG);
+    placeAt(segStart(s) + segCount(s), u);
+    setSegCount(s, segCount(s) + 1);
+  }
 }
+
+// Moves user u from segment `from` to segment `to`, passing it across the partitions between
+// them one boundary swap at a time (at most NUM_SEGMENTS - 1 swaps).
+export function segMove(u: i32, from: i32, to: i32): void {
+  if (from == to) return;
+  let pos = load<i32>(wb + USER_POS + (<usize>u << 2));
+  if (from < to) {
+    // to the end of `from`, then across each later partition by swapping with its last user
+    let end = segStart(from) + segCount(from) - 1;
+    placeAt(pos, userAtIndex(end));
+    placeAt(end, u);
+    setSegCount(from, segCount(from) - 1);
+    pos = end;
+    for (let s = from + 1; s < to; s++) {
+      const last = segStart(s) + segCount(s) - 1;
+      if (segCount(s) > 0) placeAt(pos, userAtIndex(last));
+      setSegStart(s, segStart(s) - 1);
+      pos = last;
+      placeAt(pos, u);
+    }
+    setSegStart(to, segStart(to) - 1);
+    setSegCount(to, segCount(to) + 1);
+  } else {
+    // to the start of `from`, then across each earlier partition by swapping with its first user
+    let first = segStart(from);
+    placeAt(pos, userAtIndex(first));
+    placeAt(first, u);
+    setSegStart(from, first + 1);
+    setSegCount(from, segCount(from) - 1);
+    pos = first;
+    for (let s = from - 1; s > to; s--) {
+      const head = segStart(s);
+      if (segCount(s) > 0) placeAt(pos, userAtIndex(head));
+      setSegStart(s, head + 1);
+      pos = head;
+      placeAt(pos, u);
+    }
+    setSegCount(to, segCount(to) + 1);
+  }
+}
+
 // The compact activity class read by opportunity thinning (so rejected candidates cost no cache
 // miss on their user record); call after any change of a user's segment or market status.
 @inline export function activityClass(u: i32): i32 { return <i32>load<u8>(wb + ACT_CLASS + <usize>u); }
@@ -73,9 +129,9 @@ export function segListRemove(s: i32, u: i32): void {
 }
 // address of touchpoint record k (k = ringIndex(u, slot))
 @inline export function tpAddr(k: usize): usize { return wb + RINGS + (k << 4); }
-
 @inline export function segOf(u: i32): i32 { return u8At(U_SEG, u); }
 @inline export function stageOf(u: i32): i32 { return u8At(U_STAGE, u); }
+
 // match confidence is stored quantised to 1/255
 @inline export function confOf(u: i32, d: i32): f32 {
   return <f32>load<u8>(userAddr(u) + U_CONF + <usize>d) * (1.0 / 255.0);

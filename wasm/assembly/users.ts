@@ -15,7 +15,7 @@ import { uniform, below } from "./rng";
 import { segParam, fatigueDecay, urgencyDecay } from "./tables";
 import { clearDeviceHistory } from "./journey";
 import {
-  setU8, setF32, setI32, setConf, i32At, f32At, u8At, setNextEvent, refreshClass, segListAdd, wb,
+  setU8, setF32, setI32, setConf, i32At, f32At, u8At, setNextEvent, refreshClass, buildSegmentLists, wb,
 } from "./state";
 
 export const NEVER: i32 = 0x7fffffff;
@@ -49,7 +49,6 @@ export function initPopulation(): void {
   for (let u = 0; u < NU; u++) {
     const seg = sampleSegment();
     setU8(U_SEG, u, seg);
-    segListAdd(seg, u);
     // The platform's audience label is right with probability `accuracy`, else a random segment;
     // drawn once so a user's label is stable.
     setU8(U_OBS_SEG, u, uniform() < accuracy ? seg : below(NUM_SEGMENTS));
@@ -86,6 +85,7 @@ export function initPopulation(): void {
     clearDeviceHistory(u);
     refreshClass(u);
   }
+  buildSegmentLists();
 }
 
 // Urgency: baseline, spiking to 1 at a crisis and decaying back exponentially.
