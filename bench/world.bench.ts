@@ -14,43 +14,60 @@ interface WorldRun {
   resetMs: number;
 }
 
-function runWorlds(bidderName: string, numWorlds: number, steps: number): WorldRun {
+// V8 runs WASM first in its baseline compiler and tiers hot functions up to TurboFan in the
+// background, so each run warms up by wall time before it is timed, and is timed by wall time.
+function runWorlds(bidderName: string, numWorlds: number, warmMs: number, runMs: number): WorldRun {
   const config = resolveConfig();
   const env = VectorEnv.create({ config, numWorlds, seed: 7 });
   const bidder = createBidder(bidderName);
   bidder.reset(numWorlds, config);
   const t0 = performance.now();
   let [obs, info] = env.reset();
-  const action = env.actions; // the bidder writes straight into the env's action buffers
   const resetMs = performance.now() - t0;
-  // warm-up so the JIT has settled before timing
-  for (let s = 0; s < Math.min(200, steps); s++) {
+  const action = env.actions; // the bidder writes straight into the env's action buffers
+  const step = (): void => {
     bidder.act(obs, info, action);
     const r = env.step(action);
     bidder.observe(r[1], r[2], r[3], r[4]);
     obs = r[0];
     info = r[4];
-  }
+  };
+  const warmEnd = performance.now() + warmMs;
+  while (performance.now() < warmEnd) for (let k = 0; k < 100; k++) step();
   let opportunities = 0;
+  let steps = 0;
   const t1 = performance.now();
-  for (let s = 0; s < steps; s++) {
-    bidder.act(obs, info, action);
-    const r = env.step(action);
-    bidder.observe(r[1], r[2], r[3], r[4]);
-    obs = r[0];
-    info = r[4];
-    for (let w = 0; w < numWorlds; w++) opportunities += info[w * INFO_DIM + I_OPPORTUNITIES];
+  const end = t1 + runMs;
+  while (performance.now() < end) {
+    for (let k = 0; k < 100; k++) {
+      step();
+      for (let w = 0; w < numWorlds; w++) opportunities += info[w * INFO_DIM + I_OPPORTUNITIES];
+    }
+    steps += 100;
   }
   const seconds = (performance.now() - t1) / 1000;
   return { opportunitiesPerS: opportunities / seconds, decisionsPerS: (steps * numWorlds) / seconds, resetMs };
 }
 
+/** Median of three runs' figures: this machine's neighbours make single runs noisy. */
+function median3(runs: WorldRun[]): WorldRun {
+  const mid = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  return {
+    opportunitiesPerS: mid(runs.map((r) => r.opportunitiesPerS)),
+    decisionsPerS: mid(runs.map((r) => r.decisionsPerS)),
+    resetMs: mid(runs.map((r) => r.resetMs)),
+  };
+}
+
 export async function benchWorld(opts: SuiteOptions): Promise<Record<string, number>> {
   const worlds = 8;
-  const steps = opts.quick ? 4_000 : 40_000;
-  const truthful = runWorlds("truthful", worlds, steps);
-  const pacing = runWorlds("pacing", worlds, steps);
-  const wide = runWorlds("truthful", 128, Math.max(250, steps / 16));
+  const warm = opts.quick ? 300 : 1000;
+  const run = opts.quick ? 700 : 3000;
+  const repeats = opts.quick ? 1 : 3;
+  const many = (bidder: string, n: number) => median3(Array.from({ length: repeats }, () => runWorlds(bidder, n, warm, run)));
+  const truthful = many("truthful", worlds);
+  const pacing = many("pacing", worlds);
+  const wide = many("truthful", 128);
   return {
     "world.opportunities_per_s": truthful.opportunitiesPerS,
     "world.decisions_per_s": truthful.decisionsPerS,

@@ -250,7 +250,13 @@ export class VectorEnv {
   statsOf(w: number, block: StatsBlock = "total"): Float64Array {
     const off = STATS_OFFSET[block];
     if (!Object.hasOwn(STATS_OFFSET, block)) throw new RangeError(`block must be one of ${Object.keys(STATS_OFFSET).join(", ")}, got ${block}`);
-    return this.worldSlice(w, off, L.NUM_STATS).slice();
+    const out = this.worldSlice(w, off, L.NUM_STATS).slice();
+    if (block === "total") {
+      // the core keeps the closed flights' totals; the current block completes them
+      const current = this.worldSlice(w, L.H_STATS_EPISODE, L.NUM_STATS);
+      for (let i = 0; i < L.NUM_STATS; i++) out[i] += current[i];
+    }
+    return out;
   }
 
   /** Conversion-delay histogram in hourly bins (hours from first touch), credit-weighted. */

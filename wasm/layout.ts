@@ -7,7 +7,7 @@
 //   [world 0][world 1]...[world W-1]    each WORLD_STRIDE bytes, relocatable (offsets are relative)
 // A world's bytes are its whole persistent state: serialising a world is copying its slice.
 
-export const LAYOUT_VERSION = 7;
+export const LAYOUT_VERSION = 8;
 export const WORLD_MAGIC = 0x47414550; // "GAEP"
 
 // ---- fixed maxima ------------------------------------------------------------------------------
@@ -270,7 +270,7 @@ export const H_RIVAL_SPEND = 240; // f64 x MAX_RIVALS micros spent today
 export const H_RIVALS = 360; // f32 x MAX_RIVALS*RIV_STRIDE: this world's rival parameters
 export const H_STATS_EPISODE = 1800; // f64 x NUM_STATS
 export const H_STATS_LAST_EPISODE = H_STATS_EPISODE + 8 * 64;
-export const H_STATS_TOTAL = H_STATS_LAST_EPISODE + 8 * 64;
+export const H_STATS_TOTAL = H_STATS_LAST_EPISODE + 8 * 64; // closed totals: add H_STATS_EPISODE for the lifetime
 export const H_ATTR_SPLIT = H_STATS_TOTAL + 8 * 64; // f64 [NUM_ATTRIBUTION_MODELS][NUM_CHANNELS] our credited value
 export const H_DELAY_HIST_ALL = H_ATTR_SPLIT + 8 * 32; // f64 [DELAY_BINS] all conversions, by hours since first touch
 export const H_DELAY_HIST_OURS = H_DELAY_HIST_ALL + 8 * DELAY_BINS; // f64 [DELAY_BINS] weighted by our credit

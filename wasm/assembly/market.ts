@@ -16,7 +16,7 @@ import {
 import { NU, NR, U_NDEV, U_ATTENTION, U_OBS_SEG, OUT_OF_MARKET } from "./mem";
 import { prm } from "./params";
 import { uniform, below, uniformNoise, poisson } from "./rng";
-import { segParam, activity, pickChannel, creativeWear } from "./tables";
+import { segParam, activity, pickChannel, creativeWear, expNeg } from "./tables";
 import { HOD, ACTIVITY_MULT, VALUE_MULT, TREND_MULT, MARKET_NOISE } from "./clock";
 import { wb, hI32, hSetI32, hF32, hSetF32, hF64, hSetF64, u8At, f32At, stageOf, segOf, exposuresOf, activityClass, segCount, segUser } from "./state";
 import { fatigueAt } from "./users";
@@ -28,7 +28,7 @@ import { fatigueAt } from "./users";
 export let OPP_EXPF: f64 = 1;
 export let OPP_CTR0: f64 = 0;
 export function loadOpportunity(u: i32, ch: i32, hour: i32): void {
-  OPP_EXPF = Math.exp(-fatigueAt(u, hour));
+  OPP_EXPF = expNeg(fatigueAt(u, hour));
   OPP_CTR0 = chParam(ch, CHF_BASE_CTR) * segParam(segOf(u), SEGF_CTR_MULT) * prm(P_STAGE_CTR_MULT + stageOf(u))
     * <f64>f32At(U_ATTENTION, u);
 }

@@ -1,6 +1,6 @@
 // Accessors for the world being stepped. `wb` is its base address; everything else is relative,
 // so the same code runs any world (and a world restored into another slot).
-import { H_STATS_EPISODE, H_STATS_TOTAL } from "../layout";
+import { H_STATS_EPISODE } from "../layout";
 import { U_SEG, U_STAGE, U_CONF, U_CR_EXPO, RING, NU, USERS, NEXT_EVENTS, RINGS, ACT_CLASS, OUT_OF_MARKET, BLOCK_MIN, SEG_USERS, USER_POS, DEVS } from "./mem";
 import { STAGE_CONVERTED, H_SEG_COUNT, H_SEG_START, NUM_SEGMENTS } from "../layout";
 
@@ -21,12 +21,11 @@ export function setWorldBase(p: usize): void {
   store<f64>(p, load<f64>(p) + v);
 }
 
-// Adds to a stat in both the current flight's block and the world's lifetime block.
+// Adds to a stat of the current flight's block. The world's lifetime totals are the closed block
+// (H_STATS_TOTAL, everything before the current flight, folded in when a flight starts) plus this.
 @inline export function stat(i: i32, v: f64): void {
   const a = wb + <usize>H_STATS_EPISODE + (<usize>i << 3);
   store<f64>(a, load<f64>(a) + v);
-  const b = wb + <usize>H_STATS_TOTAL + (<usize>i << 3);
-  store<f64>(b, load<f64>(b) + v);
 }
 
 // per-user fields

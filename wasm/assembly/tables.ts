@@ -24,6 +24,18 @@ const FATIGUE_DECAY = memory.data(DECAY_HOURS * 8);
 const URGENCY_DECAY = memory.data(DECAY_HOURS * 8);
 const RECENCY = memory.data(721 * 4); // log1p(h) / log1p(720)
 const CREATIVE_WEAR = memory.data(256 * 8); // exp(-k x exposures)
+// exp(-x) for x in [0, 16) by linear interpolation on a 1/256 grid (relative error < 1e-5);
+// for fatigue, which only needs to be smooth and monotone, at a fraction of Math.exp's cost
+const EXP_NEG = memory.data(4097 * 8);
+export function expNeg(x: f64): f64 {
+  if (!(x > 0)) return 1.0;
+  const t = x * 256.0;
+  if (t >= 4096.0) return 0.0;
+  const i = <i32>t;
+  const a = load<f64>(EXP_NEG + (<usize>i << 3));
+  const b = load<f64>(EXP_NEG + (<usize>(i + 1) << 3));
+  return a + (b - a) * (t - <f64>i);
+}
 @inline export function creativeWear(exposures: i32): f64 {
   return load<f64>(CREATIVE_WEAR + (<usize>exposures << 3));
 }
@@ -86,6 +98,7 @@ function buildChannelTables(): void {
     store<f64>(FATIGUE_DECAY + (<usize>t << 3), Math.exp(-<f64>t / tf));
     store<f64>(URGENCY_DECAY + (<usize>t << 3), Math.exp(-<f64>t / tu));
   }
+  for (let i = 0; i <= 4096; i++) store<f64>(EXP_NEG + (<usize>i << 3), Math.exp(-<f64>i / 256.0));
   const k = prm(P_CREATIVE_FATIGUE_PER_EXPOSURE);
   for (let e = 0; e < 256; e++) store<f64>(CREATIVE_WEAR + (<usize>e << 3), Math.exp(-k * <f64>e));
   for (let h = 0; h <= 720; h++) store<f32>(RECENCY + (<usize>h << 2), <f32>(Math.log1p(<f64>h) / Math.log1p(720.0)));
