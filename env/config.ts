@@ -185,7 +185,7 @@ export const DEFAULT_CONFIG: GaelpConfig = {
     conversionWindowDays: 30,
     ringSize: 8,
     delayQuantiles: [0, 0.1, 0.25, 0.5, 0.75, 0.9, 0.97, 1],
-    delayDays: [0.04, 0.25, 1.0, 3.7, 12, 19, 25, 30],
+    delayDays: [0.04, 0.25, 0.9, 3.3, 14, 21, 26, 30],
     convProbByStage: [0, 0.03, 0.1, 0.35],
     recheckProb: 0.5,
     reentryDaysConverted: 45,

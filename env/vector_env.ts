@@ -42,7 +42,7 @@ export interface VectorEnvOptions {
 export type StatsBlock = "episode" | "last" | "total";
 
 export interface Touchpoint {
-  hour: number; advertiser: number; channel: number; clicked: boolean; cost: number;
+  hour: number; advertiser: number; channel: number; clicked: boolean;
   decisionId: number; creative: number; device: number; slot: number;
 }
 
@@ -320,7 +320,7 @@ export class VectorEnv {
     const f = this.core.touchpoint as (w: number, u: number, i: number, field: number) => number;
     return Array.from({ length: n }, (_, i) => ({
       hour: f(w, u, i, 0), advertiser: f(w, u, i, 1), channel: f(w, u, i, 2), clicked: f(w, u, i, 3) === 1,
-      cost: f(w, u, i, 4), decisionId: f(w, u, i, 5), creative: f(w, u, i, 6), device: f(w, u, i, 7), slot: f(w, u, i, 8),
+      decisionId: f(w, u, i, 5), creative: f(w, u, i, 6), device: f(w, u, i, 7), slot: f(w, u, i, 8),
     }));
   }
 

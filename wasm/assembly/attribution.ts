@@ -5,9 +5,9 @@ import {
   P_TIME_DECAY_HALF_LIFE_HOURS, P_POSITION_FIRST_SHARE, P_POSITION_LAST_SHARE,
   P_DDA_FIRST_BONUS, P_DDA_LAST_BONUS, P_DDA_HALF_LIFE_HOURS, P_DDA_CHANNEL_WEIGHT,
 } from "../layout";
-import { RING, R_HOUR, R_FLAGS, R_CHANNEL, U_RING_HEAD, U_RING_COUNT } from "./mem";
+import { RING, U_RING_HEAD, U_RING_COUNT } from "./mem";
 import { prm } from "./params";
-import { u8At, ringIndex, tpAddr } from "./state";
+import { u8At, ringIndex, tpHour, tpFlags, flagClicked, flagChannel } from "./state";
 
 export const CREDIT = memory.data(MAX_RING * 8); // f64 credits, chronological
 export const TP_SLOT = memory.data(MAX_RING * 4); // i32 ring slot of the i-th touchpoint
@@ -34,14 +34,14 @@ export function orderTouchpoints(u: i32): i32 {
   return count;
 }
 
-@inline function tpHour(u: i32, i: i32): i32 {
-  return load<i32>(tpAddr(ringIndex(u, slotAt(i))) + R_HOUR);
+@inline function ithHour(u: i32, i: i32): i32 {
+  return tpHour(u, ringIndex(u, slotAt(i)));
 }
 @inline function tpClicked(u: i32, i: i32): bool {
-  return (load<u8>(tpAddr(ringIndex(u, slotAt(i))) + R_FLAGS) & 1) != 0;
+  return flagClicked(tpFlags(ringIndex(u, slotAt(i))));
 }
 @inline function tpChannel(u: i32, i: i32): i32 {
-  return <i32>load<u8>(tpAddr(ringIndex(u, slotAt(i))) + R_CHANNEL);
+  return flagChannel(tpFlags(ringIndex(u, slotAt(i))));
 }
 
 function normalise(n: i32): void {
@@ -73,7 +73,7 @@ export function attribute(u: i32, n: i32, model: i32, hour: i32): void {
   }
   if (model == ATTR_TIME_DECAY) {
     const hl = prm(P_TIME_DECAY_HALF_LIFE_HOURS);
-    for (let i = 0; i < n; i++) setCredit(i, Math.pow(2.0, -<f64>(hour - tpHour(u, i)) / hl));
+    for (let i = 0; i < n; i++) setCredit(i, Math.pow(2.0, -<f64>(hour - ithHour(u, i)) / hl));
     normalise(n);
     return;
   }
@@ -98,7 +98,7 @@ export function attribute(u: i32, n: i32, model: i32, hour: i32): void {
   const fb = prm(P_DDA_FIRST_BONUS);
   const lb = prm(P_DDA_LAST_BONUS);
   for (let i = 0; i < n; i++) {
-    let w = Math.pow(2.0, -<f64>(hour - tpHour(u, i)) / hl) * prm(P_DDA_CHANNEL_WEIGHT + tpChannel(u, i));
+    let w = Math.pow(2.0, -<f64>(hour - ithHour(u, i)) / hl) * prm(P_DDA_CHANNEL_WEIGHT + tpChannel(u, i));
     if (i == 0) w *= fb;
     if (i == n - 1) w *= lb;
     setCredit(i, w);

@@ -10,11 +10,11 @@ import {
   S_JOURNEY_TOUCHES_W, S_LATE_CONVERSIONS_W, S_CENSORED_VALUE, S_CAL_CONVERSIONS,
   S_CAL_MULTI_TOUCH, S_CREDITED_DECISIONS, S_REWARD,
 } from "../layout";
-import { NB, U_JSTART, U_TOUCHES, R_HOUR, R_DECISION, R_CHANNEL, R_ADV } from "./mem";
+import { NB, U_JSTART, U_TOUCHES } from "./mem";
 import { prm, prmI } from "./params";
 import { segParam } from "./tables";
 import { VALUE_MULT } from "./clock";
-import { i32At, segOf, ringIndex, tpAddr, stat, hI32, hF64, hAddF64 } from "./state";
+import { i32At, segOf, ringIndex, tpFlags, tpHour, tpDecision, flagAdvertiser, flagChannel, stat, hI32, hF64, hAddF64 } from "./state";
 import { attribute, orderTouchpoints, creditAt, slotAt } from "./attribution";
 
 const ADV_CREDIT = memory.data(MAX_BIDDERS * 8); // f64
@@ -47,9 +47,10 @@ export function convert(u: i32, hour: i32): void {
   let censored: f64 = 0; // our credit for decisions of an earlier flight (right-censored)
   for (let i = 0; i < n; i++) {
     const k = ringIndex(u, slotAt(i));
-    const a = <i32>load<u8>(tpAddr(k) + R_ADV);
+    const f = tpFlags(k);
+    const a = flagAdvertiser(f);
     const c = creditAt(i);
-    const t = load<i32>(tpAddr(k) + R_HOUR);
+    const t = tpHour(u, k);
     const pc = ADV_CREDIT + (<usize>a << 3);
     store<f64>(pc, load<f64>(pc) + c);
     const pn = ADV_COUNT + (<usize>a << 2);
@@ -57,7 +58,7 @@ export function convert(u: i32, hour: i32): void {
     const pf = ADV_FIRST + (<usize>a << 2);
     if (t < load<i32>(pf)) store<i32>(pf, t);
     if (a == OUR_BIDDER && c > 0) {
-      const d = load<u32>(tpAddr(k) + R_DECISION);
+      const d = tpDecision(k);
       if (inFlight && d >= firstDecision) {
         live += c;
         stat(S_CREDITED_DECISIONS, 1);
@@ -81,10 +82,10 @@ export function convert(u: i32, hour: i32): void {
       attribute(u, n, m, hour);
       for (let i = 0; i < n; i++) {
         const k = ringIndex(u, slotAt(i));
-        if (<i32>load<u8>(tpAddr(k) + R_ADV) != OUR_BIDDER) continue;
-        const d = load<u32>(tpAddr(k) + R_DECISION);
-        if (d < firstDecision) continue;
-        const ch = <i32>load<u8>(tpAddr(k) + R_CHANNEL);
+        const f = tpFlags(k);
+        if (flagAdvertiser(f) != OUR_BIDDER) continue;
+        if (tpDecision(k) < firstDecision) continue;
+        const ch = flagChannel(f);
         hAddF64(H_ATTR_SPLIT + ((m * NUM_CHANNELS + ch) << 3), creditAt(i) * value);
       }
     }

@@ -129,11 +129,10 @@ export function benchAuctions(count: i32, n: i32, mechanism: i32, slots: i32, se
 
 // ---- inspection (tests and tools; not on the hot path) -----------------------------------------
 import { attribute, orderTouchpoints, slotAt, CREDIT } from "./attribution";
-import { setWorldBase, ringIndex, tpAddr, u8At, i32At, wb } from "./state";
+import { setWorldBase, ringIndex, u8At, i32At, wb, tpFlags, tpHour, tpDecision, flagAdvertiser, flagChannel, flagClicked, flagCreative, flagDevice, flagSlot } from "./state";
 import { worldPtr } from "./world";
 import {
   U_SEG, U_STAGE, U_JSTART, U_TOUCHES, U_RING_COUNT, U_LAST_TOUCH, U_NDEV, U_MATCHED,
-  R_HOUR, R_ADV, R_CHANNEL, R_FLAGS, R_COST, R_DECISION, R_CREATIVE,
 } from "./mem";
 
 /** Credits of user u's touchpoints under `model` for a conversion at `hour`; returns how many. */
@@ -149,22 +148,21 @@ export function creditPtr(): usize {
 }
 
 /** Field of user u's i-th touchpoint in time order (call attributeUser or touchpointCount first):
- *  0 hour, 1 advertiser, 2 channel, 3 clicked, 4 cost, 5 decision id, 6 creative, 7 device, 8 slot. */
+ *  0 hour, 1 advertiser, 2 channel, 3 clicked, 5 decision id, 6 creative, 7 device, 8 slot. */
 export function touchpoint(w: i32, u: i32, i: i32, field: i32): f64 {
   setWorldBase(worldPtr(w));
   orderTouchpoints(u);
   const k = ringIndex(u, slotAt(i));
-  const flags = <i32>load<u8>(tpAddr(k) + R_FLAGS);
+  const flags = tpFlags(k);
   switch (field) {
-    case 0: return <f64>load<i32>(tpAddr(k) + R_HOUR);
-    case 1: return <f64>load<u8>(tpAddr(k) + R_ADV);
-    case 2: return <f64>load<u8>(tpAddr(k) + R_CHANNEL);
-    case 3: return <f64>(flags & 1);
-    case 4: return <f64>load<f32>(tpAddr(k) + R_COST);
-    case 5: return <f64>load<u32>(tpAddr(k) + R_DECISION);
-    case 6: return <f64>load<u8>(tpAddr(k) + R_CREATIVE);
-    case 7: return <f64>((flags >> 1) & 3);
-    default: return <f64>((flags >> 3) & 3);
+    case 0: return <f64>tpHour(u, k);
+    case 1: return <f64>flagAdvertiser(flags);
+    case 2: return <f64>flagChannel(flags);
+    case 3: return flagClicked(flags) ? 1 : 0;
+    case 5: return <f64>tpDecision(k);
+    case 6: return <f64>flagCreative(flags);
+    case 7: return <f64>flagDevice(flags);
+    default: return <f64>flagSlot(flags);
   }
 }
 

@@ -14,7 +14,7 @@ import {
 import {
   NU, RING, NEXT_EVENTS, BLOCK_MIN, NBLOCKS, U_STAGE, U_JSTART, U_LAST_TOUCH, U_CONV_CHECK, U_REENTRY, U_TOUCHES,
   U_RING_HEAD, U_RING_COUNT, U_ATTENTION, U_PRICE_SENS, U_CRISIS_HOUR, U_SEG, U_CR_EXPO,
-  R_HOUR, R_COST, R_DECISION, R_CHANNEL, R_ADV, R_CREATIVE, R_FLAGS, DEV_BYTES,
+  R_HOUR, R_DECISION, R_FLAGS, DEV_BYTES,
   D_OUR_TOUCHES, D_OUR_CLICKS, D_CHANNELS, D_FIRST_OUR, D_LAST_OUR, U_RIVAL_TOUCHES,
 } from "./mem";
 import { prm } from "./params";
@@ -73,17 +73,19 @@ function startJourney(u: i32, hour: i32): void {
 
 export function recordTouch(
   u: i32, hour: i32, adv: i32, channel: i32, creative: i32, device: i32, slot: i32,
-  clicked: bool, costDollars: f32, decision: u32,
+  clicked: bool, decision: u32,
 ): void {
   const head = u8At(U_RING_HEAD, u);
   const k = ringIndex(u, head);
-  store<i32>(tpAddr(k) + R_HOUR, hour);
-  store<f32>(tpAddr(k) + R_COST, costDollars);
-  store<u32>(tpAddr(k) + R_DECISION, decision);
-  store<u8>(tpAddr(k) + R_CHANNEL, <u8>channel);
-  store<u8>(tpAddr(k) + R_ADV, <u8>adv);
-  store<u8>(tpAddr(k) + R_CREATIVE, <u8>creative);
-  store<u8>(tpAddr(k) + R_FLAGS, <u8>((clicked ? 1 : 0) | (device << 1) | (slot << 3)));
+  // hours are kept relative to the journey's first touch; this touch starts the journey when the
+  // user is still unaware (onImpression sets U_JSTART to this hour right after)
+  const start = stageOf(u) == STAGE_UNAWARE ? hour : i32At(U_JSTART, u);
+  let delta = hour - start;
+  if (delta > 65535) delta = 65535;
+  const p = tpAddr(k);
+  store<u32>(p + R_DECISION, decision);
+  store<u16>(p + R_HOUR, <u16>delta);
+  store<u16>(p + R_FLAGS, <u16>((clicked ? 1 : 0) | (device << 1) | (slot << 3) | (channel << 5) | (adv << 8) | (creative << 12)));
   setU8(U_RING_HEAD, u, head + 1 == RING ? 0 : head + 1);
   const dv = devAddr(u) + <usize>device * DEV_BYTES;
   if (adv == 0) {

@@ -31,7 +31,7 @@ export let MEMORY_END: usize = 0;
 // struct-of-arrays layout would cost a cache miss per field). Our per-device touch counters,
 // read only when we bid or win, are a separate 64-byte record per user (DEVS). The one field scanned every hour,
 // the next-event hour, is its own array so the scan stays a dense SIMD sweep. Touchpoints are
-// 16-byte records, RING per user, contiguous.
+// 8-byte records, RING per user, contiguous (8 x 8 = one cache line by default).
 export let USERS: usize = 0; // [NU * USER_BYTES]
 export let NEXT_EVENTS: usize = 0; // i32 [NU] earliest hour something is due for each user
 export let ACT_CLASS: usize = 0; // u8 [NU] segment while in the market, OUT_OF_MARKET otherwise
@@ -44,7 +44,7 @@ export let NBLOCKS: i32 = 0;
 export let RINGS: usize = 0; // [NU * RING * TP_BYTES]
 export const USER_BYTES: usize = 64;
 export const DEV_STRIDE: usize = 64;
-export const TP_BYTES: usize = 16;
+export const TP_BYTES: usize = 8;
 // user record fields (byte offsets)
 export const U_SEG: usize = 0; // u8 true segment
 export const U_OBS_SEG: usize = 1; // u8 segment as inferred by the ad platform
@@ -76,13 +76,9 @@ export const D_CHANNELS: usize = 3; // u8 bitmask of channels of our touches; bi
 export const D_FIRST_OUR: usize = 4; // i32 hour of our first touch (-1 none)
 export const D_LAST_OUR: usize = 8; // i32 hour of our last touch (-1 none)
 // touchpoint record fields
-export const R_HOUR: usize = 0; // i32
-export const R_COST: usize = 4; // f32 dollars
-export const R_DECISION: usize = 8; // u32 our decision id (advertiser 0 only)
-export const R_CHANNEL: usize = 12; // u8
-export const R_ADV: usize = 13; // u8 advertiser (0 = us)
-export const R_CREATIVE: usize = 14; // u8
-export const R_FLAGS: usize = 15; // u8 bit0 clicked, bits 1-2 device, bits 3-4 slot
+export const R_DECISION: usize = 0; // u32 our decision id (advertiser 0 only)
+export const R_HOUR: usize = 4; // u16 hours since the journey's first touch (U_JSTART)
+export const R_FLAGS: usize = 6; // u16 bit 0 clicked, 1-2 device, 3-4 slot, 5-7 channel, 8-11 advertiser, 12-14 creative
 
 @inline function align16(x: usize): usize {
   return (x + 15) & ~15;

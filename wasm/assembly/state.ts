@@ -1,7 +1,7 @@
 // Accessors for the world being stepped. `wb` is its base address; everything else is relative,
 // so the same code runs any world (and a world restored into another slot).
 import { H_STATS_EPISODE } from "../layout";
-import { U_SEG, U_STAGE, U_CONF, U_CR_EXPO, RING, NU, USERS, NEXT_EVENTS, RINGS, ACT_CLASS, OUT_OF_MARKET, BLOCK_MIN, SEG_USERS, USER_POS, DEVS } from "./mem";
+import { U_SEG, U_STAGE, U_CONF, U_CR_EXPO, RING, NU, USERS, NEXT_EVENTS, RINGS, ACT_CLASS, OUT_OF_MARKET, BLOCK_MIN, SEG_USERS, USER_POS, DEVS, U_JSTART, R_FLAGS, R_HOUR, R_DECISION } from "./mem";
 import { STAGE_CONVERTED, H_SEG_COUNT, H_SEG_START, NUM_SEGMENTS } from "../layout";
 
 export let wb: usize = 0;
@@ -127,7 +127,18 @@ export function segMove(u: i32, from: i32, to: i32): void {
   store<u8>(wb + ACT_CLASS + <usize>u, <u8>(out ? OUT_OF_MARKET : <i32>load<u8>(userAddr(u) + U_SEG)));
 }
 // address of touchpoint record k (k = ringIndex(u, slot))
-@inline export function tpAddr(k: usize): usize { return wb + RINGS + (k << 4); }
+@inline export function tpAddr(k: usize): usize { return wb + RINGS + (k << 3); }
+@inline export function tpFlags(k: usize): i32 { return <i32>load<u16>(tpAddr(k) + R_FLAGS); }
+@inline export function tpHour(u: i32, k: usize): i32 {
+  return load<i32>(userAddr(u) + U_JSTART) + <i32>load<u16>(tpAddr(k) + R_HOUR);
+}
+@inline export function tpDecision(k: usize): u32 { return load<u32>(tpAddr(k) + R_DECISION); }
+@inline export function flagClicked(f: i32): bool { return (f & 1) != 0; }
+@inline export function flagDevice(f: i32): i32 { return (f >> 1) & 3; }
+@inline export function flagSlot(f: i32): i32 { return (f >> 3) & 3; }
+@inline export function flagChannel(f: i32): i32 { return (f >> 5) & 7; }
+@inline export function flagAdvertiser(f: i32): i32 { return (f >> 8) & 15; }
+@inline export function flagCreative(f: i32): i32 { return (f >> 12) & 7; }
 @inline export function segOf(u: i32): i32 { return u8At(U_SEG, u); }
 @inline export function stageOf(u: i32): i32 { return u8At(U_STAGE, u); }
 

@@ -4,6 +4,7 @@ import {
   NUM_SEGMENTS, NUM_CHANNELS, P_SEGMENTS, SEG_STRIDE, SEGF_SHARE, SEGF_SESSIONS_PER_DAY,
   SEGF_PEAK_HOUR, SEGF_ACTIVITY_WIDTH_HOURS, SEGF_CHANNEL_WEIGHT, P_CHANNELS, CH_STRIDE,
   CHF_JOURNEY_ONLY, P_FATIGUE_RECOVERY_HOURS, P_CRISIS_DECAY_HOURS, P_CREATIVE_FATIGUE_PER_EXPOSURE,
+  P_USER_FATIGUE_PER_AD,
 } from "../layout";
 import { prm } from "./params";
 
@@ -27,6 +28,10 @@ const CREATIVE_WEAR = memory.data(256 * 8); // exp(-k x exposures)
 // exp(-x) for x in [0, 16) by linear interpolation on a 1/256 grid (relative error < 1e-5);
 // for fatigue, which only needs to be smooth and monotone, at a fraction of Math.exp's cost
 const EXP_NEG = memory.data(4097 * 8);
+let FATIGUE_FACTOR_PER_AD: f64 = 1;
+// exp(-fatigue added by one ad): how exp(-fatigue) changes with each impression
+@inline export function fatigueFactorPerAd(): f64 { return FATIGUE_FACTOR_PER_AD; }
+
 export function expNeg(x: f64): f64 {
   if (!(x > 0)) return 1.0;
   const t = x * 256.0;
@@ -98,6 +103,7 @@ function buildChannelTables(): void {
     store<f64>(FATIGUE_DECAY + (<usize>t << 3), Math.exp(-<f64>t / tf));
     store<f64>(URGENCY_DECAY + (<usize>t << 3), Math.exp(-<f64>t / tu));
   }
+  FATIGUE_FACTOR_PER_AD = Math.exp(-prm(P_USER_FATIGUE_PER_AD));
   for (let i = 0; i <= 4096; i++) store<f64>(EXP_NEG + (<usize>i << 3), Math.exp(-<f64>i / 256.0));
   const k = prm(P_CREATIVE_FATIGUE_PER_EXPOSURE);
   for (let e = 0; e < 256; e++) store<f64>(CREATIVE_WEAR + (<usize>e << 3), Math.exp(-k * <f64>e));

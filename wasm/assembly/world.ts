@@ -27,7 +27,7 @@ import { allocate } from "./auction";
 import { deriveClock, HOUR, HOD } from "./clock";
 import { wb, setWorldBase, hI32, hSetI32, hF32, hSetF32, hF64, hSetF64, stat, segOf, bumpExposure } from "./state";
 import { initPopulation, addFatigue } from "./users";
-import { segParam } from "./tables";
+import { segParam, fatigueFactorPerAd } from "./tables";
 import { recordTouch, onImpression, processUserEvents, crisisEvents } from "./journey";
 import { chParam, clickProb, nextOpportunity, ourEstimates, startHourOpportunities, loadOpportunity, fatigueAdded } from "./market";
 import { scanVisible, trackedStage, writeObs } from "./observation";
@@ -143,7 +143,7 @@ function resolve(ourBid: f64, creative: i32, ours: bool): void {
   if (filled == 0) stat(S_UNSOLD, 1);
   let clickedAny = false;
   const fatiguePerAd = prm(P_USER_FATIGUE_PER_AD);
-  const fatigueFactor = Math.exp(-fatiguePerAd);
+  const fatigueFactor = fatigueFactorPerAd();
   let won = false;
   for (let k = 0; k < filled; k++) {
     const a = load<i32>(WINNERS + (<usize>k << 2));
@@ -169,13 +169,13 @@ function resolve(ourBid: f64, creative: i32, ours: bool): void {
       stepCost = cost;
       stepSlot = k;
       stepClicked = clicked ? 1 : 0;
-      recordTouch(u, HOUR, OUR_BIDDER, ch, creative, device, k, clicked, <f32>cost, <u32>hF64(H_DECISIONS));
+      recordTouch(u, HOUR, OUR_BIDDER, ch, creative, device, k, clicked, <u32>hF64(H_DECISIONS));
     } else {
       const p = H_RIVAL_SPEND + ((a - 1) << 3);
       hSetF64(p, hF64(p) + micros);
       stat(S_RIVAL_SPEND, micros * 1e-6);
       stat(S_RIVAL_IMPRESSIONS, 1);
-      recordTouch(u, HOUR, a, ch, 0, device, k, clicked, <f32>price, 0);
+      recordTouch(u, HOUR, a, ch, 0, device, k, clicked, 0);
     }
     addFatigue(u, HOUR, fatiguePerAd);
     fatigueAdded(fatigueFactor);
