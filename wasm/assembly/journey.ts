@@ -15,7 +15,7 @@ import {
   NU, RING, NEXT_EVENTS, BLOCK_MIN, NBLOCKS, U_STAGE, U_JSTART, U_LAST_TOUCH, U_CONV_CHECK, U_REENTRY, U_TOUCHES,
   U_RING_HEAD, U_RING_COUNT, U_ATTENTION, U_PRICE_SENS, U_CRISIS_HOUR, U_SEG, U_CR_EXPO,
   R_HOUR, R_DECISION, R_FLAGS, DEV_BYTES,
-  D_OUR_TOUCHES, D_OUR_CLICKS, D_CHANNELS, D_FIRST_OUR, D_LAST_OUR, U_RIVAL_TOUCHES,
+  D_OUR_TOUCHES, D_OUR_CLICKS, D_CHANNELS, D_FIRST_OUR, D_LAST_OUR, U_RIVAL_TOUCHES, NO_TOUCH,
 } from "./mem";
 import { prm } from "./params";
 import { uniform, below, poisson } from "./rng";
@@ -81,7 +81,7 @@ export function recordTouch(
   // user is still unaware (onImpression sets U_JSTART to this hour right after)
   const start = stageOf(u) == STAGE_UNAWARE ? hour : i32At(U_JSTART, u);
   let delta = hour - start;
-  if (delta > 65535) delta = 65535;
+  if (delta > 65534) delta = 65534; // 65535 marks 'no touch' in the device counters
   const p = tpAddr(k);
   store<u32>(p + R_DECISION, decision);
   store<u16>(p + R_HOUR, <u16>delta);
@@ -96,8 +96,8 @@ export function recordTouch(
       if (c < 255) store<u8>(dv + D_OUR_CLICKS, c + 1);
     }
     store<u8>(dv + D_CHANNELS, <u8>((<i32>load<u8>(dv + D_CHANNELS) & 31) | (1 << channel) | (clicked ? 128 : 0)));
-    if (load<i32>(dv + D_FIRST_OUR) < 0) store<i32>(dv + D_FIRST_OUR, hour);
-    store<i32>(dv + D_LAST_OUR, hour);
+    if (<i32>load<u16>(dv + D_FIRST_OUR) == NO_TOUCH) store<u16>(dv + D_FIRST_OUR, <u16>delta);
+    store<u16>(dv + D_LAST_OUR, <u16>delta);
   } else {
     const r = u8At(U_RIVAL_TOUCHES, u);
     if (r < 255) setU8(U_RIVAL_TOUCHES, u, r + 1);
@@ -131,8 +131,8 @@ export function clearDeviceHistory(u: i32): void {
   const base = devAddr(u);
   memory.fill(base, 0, <usize>MAX_DEVICES * DEV_BYTES);
   for (let d = 0; d < MAX_DEVICES; d++) {
-    store<i32>(base + <usize>d * DEV_BYTES + D_FIRST_OUR, -1);
-    store<i32>(base + <usize>d * DEV_BYTES + D_LAST_OUR, -1);
+    store<u16>(base + <usize>d * DEV_BYTES + D_FIRST_OUR, <u16>NO_TOUCH);
+    store<u16>(base + <usize>d * DEV_BYTES + D_LAST_OUR, <u16>NO_TOUCH);
   }
 }
 

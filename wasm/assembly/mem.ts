@@ -43,7 +43,7 @@ export let USER_POS: usize = 0; // i32 [NU] a user's position in its segment's l
 export let NBLOCKS: i32 = 0;
 export let RINGS: usize = 0; // [NU * RING * TP_BYTES]
 export const USER_BYTES: usize = 64;
-export const DEV_STRIDE: usize = 64;
+export const DEV_STRIDE: usize = 32;
 export const TP_BYTES: usize = 8;
 // user record fields (byte offsets)
 export const U_SEG: usize = 0; // u8 true segment
@@ -69,12 +69,13 @@ export const U_TOUCHES: usize = 56; // i32 touchpoints in the current journey (a
 export const U_CONF: usize = 60; // u8 [MAX_DEVICES] identity match confidence per device, x255
 // Our touch history per device d (DEV_BYTES each in the user's DEVS record): what a bidder can see of a journey
 // is the sum over the devices visible from the current one. Reset with the journey.
-export const DEV_BYTES: usize = 16;
+export const DEV_BYTES: usize = 8;
 export const D_OUR_TOUCHES: usize = 0; // u8
 export const D_OUR_CLICKS: usize = 1; // u8
 export const D_CHANNELS: usize = 3; // u8 bitmask of channels of our touches; bit 7: our last touch clicked
-export const D_FIRST_OUR: usize = 4; // i32 hour of our first touch (-1 none)
-export const D_LAST_OUR: usize = 8; // i32 hour of our last touch (-1 none)
+export const D_FIRST_OUR: usize = 4; // u16 hours from the journey start to our first touch (NO_TOUCH none)
+export const D_LAST_OUR: usize = 6; // u16 hours from the journey start to our last touch (NO_TOUCH none)
+export const NO_TOUCH: i32 = 0xffff;
 // touchpoint record fields
 export const R_DECISION: usize = 0; // u32 our decision id (advertiser 0 only)
 export const R_HOUR: usize = 4; // u16 hours since the journey's first touch (U_JSTART)

@@ -15,9 +15,9 @@ import {
   H_PRICE_INDEX, H_SPEND_TODAY, H_SPEND_FLIGHT, H_FLIGHT_START, H_WIN_EMA, H_CPC_EMA,
   P_DAILY_BUDGET_MICROS, P_FLIGHT_BUDGET_MICROS, P_BID_MAX, P_FLIGHT_DAYS, CH_SEARCH,
 } from "../layout";
-import { IO_OBS, U_OBS_SEG, U_MATCHED, U_NDEV, DEV_BYTES, D_OUR_TOUCHES, D_OUR_CLICKS, D_CHANNELS, U_RIVAL_TOUCHES, D_FIRST_OUR, D_LAST_OUR } from "./mem";
+import { IO_OBS, U_JSTART, U_OBS_SEG, U_MATCHED, U_NDEV, DEV_BYTES, D_OUR_TOUCHES, D_OUR_CLICKS, D_CHANNELS, U_RIVAL_TOUCHES, D_FIRST_OUR, D_LAST_OUR } from "./mem";
 import { prm } from "./params";
-import { hI32, hF32, hF64, u8At, confOf, exposuresOf, devAddr } from "./state";
+import { hI32, hF32, hF64, u8At, i32At, confOf, exposuresOf, devAddr } from "./state";
 import { HOUR, HOD, DOW, ACTIVITY_MULT } from "./clock";
 import { urgencyAt, deviceLinked } from "./users";
 import { OPP_EXPF } from "./market";
@@ -45,6 +45,7 @@ export function scanVisible(u: i32, device: i32): void {
   const mask = u8At(U_MATCHED, u);
   const ndev = u8At(U_NDEV, u);
   const base = devAddr(u);
+  const jstart = i32At(U_JSTART, u);
   visRivalTouches = u8At(U_RIVAL_TOUCHES, u);
   for (let e = 0; e < ndev; e++) {
     if (e != device && !(linked && ((mask >> e) & 1) != 0)) continue;
@@ -55,9 +56,9 @@ export function scanVisible(u: i32, device: i32): void {
     visOurClicks += <i32>load<u8>(dv + D_OUR_CLICKS);
     const flags = <i32>load<u8>(dv + D_CHANNELS);
     visChannels |= flags & 31;
-    const first = load<i32>(dv + D_FIRST_OUR);
+    const first = jstart + <i32>load<u16>(dv + D_FIRST_OUR);
     if (visFirstOur < 0 || first < visFirstOur) visFirstOur = first;
-    const last = load<i32>(dv + D_LAST_OUR);
+    const last = jstart + <i32>load<u16>(dv + D_LAST_OUR);
     if (last > visLastOur) {
       visLastOur = last;
       visLastClicked = (flags & 128) != 0;

@@ -30,7 +30,7 @@ export function setWorldBase(p: usize): void {
 
 // per-user fields
 @inline export function userAddr(u: i32): usize { return wb + USERS + (<usize>u << 6); }
-@inline export function devAddr(u: i32): usize { return wb + DEVS + (<usize>u << 6); }
+@inline export function devAddr(u: i32): usize { return wb + DEVS + (<usize>u << 5); }
 @inline export function u8At(field: usize, u: i32): i32 { return <i32>load<u8>(userAddr(u) + field); }
 @inline export function setU8(field: usize, u: i32, v: i32): void { store<u8>(userAddr(u) + field, <u8>v); }
 @inline export function i32At(field: usize, u: i32): i32 { return load<i32>(userAddr(u) + field); }
