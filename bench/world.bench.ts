@@ -60,18 +60,20 @@ function median3(runs: WorldRun[]): WorldRun {
 }
 
 export async function benchWorld(opts: SuiteOptions): Promise<Record<string, number>> {
-  const worlds = 8;
+  const worlds = 4;
   const warm = opts.quick ? 300 : 1000;
   const run = opts.quick ? 700 : 3000;
   const repeats = opts.quick ? 1 : 3;
   const many = (bidder: string, n: number) => median3(Array.from({ length: repeats }, () => runWorlds(bidder, n, warm, run)));
   const truthful = many("truthful", worlds);
   const pacing = many("pacing", worlds);
+  const w16 = many("truthful", 16);
   const wide = many("truthful", 128);
   return {
     "world.opportunities_per_s": truthful.opportunitiesPerS,
     "world.decisions_per_s": truthful.decisionsPerS,
     "world.pacing.opportunities_per_s": pacing.opportunitiesPerS,
+    "world.w16.opportunities_per_s": w16.opportunitiesPerS,
     "world.w128.opportunities_per_s": wide.opportunitiesPerS,
     "world.reset_ms_per_world": truthful.resetMs / worlds,
   };

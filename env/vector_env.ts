@@ -134,8 +134,10 @@ export class VectorEnv {
   }
 
   private refreshViews(): void {
+    // growing WASM memory detaches the old buffer, so a live view means nothing to refresh
+    // (cheaper than reading memory.buffer on every step)
+    if (this.view !== undefined && this.view.buf.byteLength !== 0) return;
     const buf = this.core.memory.buffer as ArrayBuffer;
-    if (this.view?.buf === buf) return;
     const c = this.core as unknown as Record<string, () => number>;
     const n = this.numEnvs;
     this.view = {

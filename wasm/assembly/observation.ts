@@ -89,20 +89,20 @@ export function writeObs(w: i32, scanned: bool): void {
   const u = hI32(H_P_USER);
   const ch = hI32(H_P_CHANNEL);
   const device = hI32(H_P_DEVICE);
-  const bidMax = prm(P_BID_MAX);
+  const invBidMax = 1.0 / prm(P_BID_MAX);
   if (!scanned) scanVisible(u, device);
 
   store<f32>(o + ((F_STAGE_UNAWARE + trackedStage()) << 2), 1);
-  store<f32>(o + (F_OUR_TOUCHES << 2), clip01(<f64>visOurTouches / 10.0));
-  store<f32>(o + (F_OUR_CLICKS << 2), clip01(<f64>visOurClicks / 5.0));
+  store<f32>(o + (F_OUR_TOUCHES << 2), clip01(<f64>visOurTouches * 0.1));
+  store<f32>(o + (F_OUR_CLICKS << 2), clip01(<f64>visOurClicks * 0.2));
   store<f32>(o + (F_HOURS_SINCE_TOUCH << 2),
     visLastOur < 0 ? 1 : recencyFeature(HOUR - visLastOur));
-  store<f32>(o + (F_JOURNEY_DAYS << 2), visFirstOur < 0 ? 0 : clip01(<f64>(HOUR - visFirstOur) / 720.0));
+  store<f32>(o + (F_JOURNEY_DAYS << 2), visFirstOur < 0 ? 0 : clip01(<f64>(HOUR - visFirstOur) * (1.0 / 720.0)));
   store<f32>(o + (F_CHANNELS_SEEN << 2), <f32>popcnt5(visChannels) / <f32>NUM_CHANNELS);
-  store<f32>(o + (F_COMPETITOR_TOUCHES << 2), clip01(<f64>visRivalTouches / 10.0));
+  store<f32>(o + (F_COMPETITOR_TOUCHES << 2), clip01(<f64>visRivalTouches * 0.1));
   store<f32>(o + (F_LAST_TOUCH_CLICKED << 2), visLastClicked ? 1 : 0);
   for (let c = 0; c < 3; c++) {
-    store<f32>(o + ((F_CREATIVE_EXPOSURE + c) << 2), clip01(<f64>exposuresOf(u, c) / 10.0));
+    store<f32>(o + ((F_CREATIVE_EXPOSURE + c) << 2), clip01(<f64>exposuresOf(u, c) * 0.1));
   }
   store<f32>(o + ((F_SEGMENT + u8At(U_OBS_SEG, u)) << 2), 1);
   const linked = deviceLinked(u, device);
@@ -119,22 +119,22 @@ export function writeObs(w: i32, scanned: bool): void {
   store<f32>(o + (F_DOW_SIN << 2), dowSin(DOW));
   store<f32>(o + (F_DOW_COS << 2), dowCos(DOW));
   store<f32>(o + (F_QUERY_INTENT << 2), hF32(H_P_QUERY_INTENT));
-  store<f32>(o + (F_PCTR << 2), clip01(<f64>hF32(H_P_PCTR) / 0.2));
-  store<f32>(o + (F_REF_VALUE << 2), clip01(<f64>hF32(H_P_REF_VALUE) / bidMax));
-  store<f32>(o + (F_RESERVE << 2), clip01(<f64>hF32(H_P_RESERVE) / bidMax));
-  store<f32>(o + (F_PRICE_INDEX << 2), clip01(hF64(H_PRICE_INDEX) / bidMax));
-  store<f32>(o + (F_SEASONALITY << 2), clip01(ACTIVITY_MULT / 2.0));
+  store<f32>(o + (F_PCTR << 2), clip01(<f64>hF32(H_P_PCTR) * 5.0));
+  store<f32>(o + (F_REF_VALUE << 2), clip01(<f64>hF32(H_P_REF_VALUE) * invBidMax));
+  store<f32>(o + (F_RESERVE << 2), clip01(<f64>hF32(H_P_RESERVE) * invBidMax));
+  store<f32>(o + (F_PRICE_INDEX << 2), clip01(hF64(H_PRICE_INDEX) * invBidMax));
+  store<f32>(o + (F_SEASONALITY << 2), clip01(ACTIVITY_MULT * 0.5));
   const daily = prm(P_DAILY_BUDGET_MICROS);
   const flight = prm(P_FLIGHT_BUDGET_MICROS);
   store<f32>(o + (F_DAILY_BUDGET_LEFT << 2), clip01(1.0 - hF64(H_SPEND_TODAY) / daily));
   store<f32>(o + (F_FLIGHT_BUDGET_LEFT << 2), clip01(1.0 - hF64(H_SPEND_FLIGHT) / flight));
   const ratio = pacingRatio();
-  store<f32>(o + (F_PACING_RATIO << 2), clip01(ratio / 2.0));
+  store<f32>(o + (F_PACING_RATIO << 2), clip01(ratio * 0.5));
   store<f32>(o + (F_DAY_LEFT << 2), <f32>(<f64>(24 - HOD) / 24.0));
   const flightHours = prm(P_FLIGHT_DAYS) * 24.0;
   store<f32>(o + (F_FLIGHT_LEFT << 2), clip01(1.0 - <f64>(HOUR - hI32(H_FLIGHT_START)) / flightHours));
   store<f32>(o + ((F_PACING_STATE + pacingState(ratio)) << 2), 1);
   store<f32>(o + (F_WIN_RATE << 2), clip01(hF64(H_WIN_EMA)));
-  store<f32>(o + (F_RECENT_CPM << 2), clip01(hF64(H_CPC_EMA) / bidMax));
+  store<f32>(o + (F_RECENT_CPM << 2), clip01(hF64(H_CPC_EMA) * invBidMax));
 }
 

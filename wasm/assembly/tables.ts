@@ -19,36 +19,43 @@ const HOUR_COS = memory.data(24 * 4);
 const DOW_SIN = memory.data(7 * 4);
 const DOW_COS = memory.data(7 * 4);
 
-// exp(-dt / tau) for whole hours dt, for fatigue recovery and urgency decay
+// exp(-dt / tau) for whole hours dt, for fatigue recovery and urgency decay, as the product of
+// two 64-entry tables (dt = 64 hi + lo): 1 KB each instead of a 32 KB table that crowds L1
 export const DECAY_HOURS = 4096;
-const FATIGUE_DECAY = memory.data(DECAY_HOURS * 8);
-const URGENCY_DECAY = memory.data(DECAY_HOURS * 8);
+const FATIGUE_LO = memory.data(64 * 8);
+const FATIGUE_HI = memory.data(64 * 8);
+const URGENCY_LO = memory.data(64 * 8);
+const URGENCY_HI = memory.data(64 * 8);
 const RECENCY = memory.data(721 * 4); // log1p(h) / log1p(720)
 const CREATIVE_WEAR = memory.data(256 * 8); // exp(-k x exposures)
-// exp(-x) for x in [0, 16) by linear interpolation on a 1/256 grid (relative error < 1e-5);
-// for fatigue, which only needs to be smooth and monotone, at a fraction of Math.exp's cost
-const EXP_NEG = memory.data(4097 * 8);
+// exp(-x) for x in [0, 16) by linear interpolation on a 1/64 grid (relative error < 4e-5), in
+// f32 (4 KB); for fatigue, which only needs to be smooth and monotone, at a fraction of Math.exp's cost
+const EXP_NEG = memory.data(1025 * 4);
 let FATIGUE_FACTOR_PER_AD: f64 = 1;
 // exp(-fatigue added by one ad): how exp(-fatigue) changes with each impression
 @inline export function fatigueFactorPerAd(): f64 { return FATIGUE_FACTOR_PER_AD; }
 
 export function expNeg(x: f64): f64 {
   if (!(x > 0)) return 1.0;
-  const t = x * 256.0;
-  if (t >= 4096.0) return 0.0;
+  const t = x * 64.0;
+  if (t >= 1024.0) return 0.0;
   const i = <i32>t;
-  const a = load<f64>(EXP_NEG + (<usize>i << 3));
-  const b = load<f64>(EXP_NEG + (<usize>(i + 1) << 3));
+  const a = <f64>load<f32>(EXP_NEG + (<usize>i << 2));
+  const b = <f64>load<f32>(EXP_NEG + (<usize>(i + 1) << 2));
   return a + (b - a) * (t - <f64>i);
 }
 @inline export function creativeWear(exposures: i32): f64 {
   return load<f64>(CREATIVE_WEAR + (<usize>exposures << 3));
 }
 @inline export function fatigueDecay(dt: i32): f64 {
-  return dt < DECAY_HOURS ? load<f64>(FATIGUE_DECAY + (<usize>dt << 3)) : 0.0;
+  return dt < DECAY_HOURS
+    ? load<f64>(FATIGUE_LO + (<usize>(dt & 63) << 3)) * load<f64>(FATIGUE_HI + (<usize>(dt >> 6) << 3))
+    : 0.0;
 }
 @inline export function urgencyDecay(dt: i32): f64 {
-  return dt < DECAY_HOURS ? load<f64>(URGENCY_DECAY + (<usize>dt << 3)) : 0.0;
+  return dt < DECAY_HOURS
+    ? load<f64>(URGENCY_LO + (<usize>(dt & 63) << 3)) * load<f64>(URGENCY_HI + (<usize>(dt >> 6) << 3))
+    : 0.0;
 }
 @inline export function recencyFeature(h: i32): f32 {
   return h <= 0 ? 0 : h >= 720 ? 1 : load<f32>(RECENCY + (<usize>h << 2));
@@ -99,12 +106,14 @@ function buildChannelTables(): void {
   }
   const tf = prm(P_FATIGUE_RECOVERY_HOURS);
   const tu = prm(P_CRISIS_DECAY_HOURS);
-  for (let t = 0; t < DECAY_HOURS; t++) {
-    store<f64>(FATIGUE_DECAY + (<usize>t << 3), Math.exp(-<f64>t / tf));
-    store<f64>(URGENCY_DECAY + (<usize>t << 3), Math.exp(-<f64>t / tu));
+  for (let t = 0; t < 64; t++) {
+    store<f64>(FATIGUE_LO + (<usize>t << 3), Math.exp(-<f64>t / tf));
+    store<f64>(FATIGUE_HI + (<usize>t << 3), Math.exp(-<f64>(t << 6) / tf));
+    store<f64>(URGENCY_LO + (<usize>t << 3), Math.exp(-<f64>t / tu));
+    store<f64>(URGENCY_HI + (<usize>t << 3), Math.exp(-<f64>(t << 6) / tu));
   }
   FATIGUE_FACTOR_PER_AD = Math.exp(-prm(P_USER_FATIGUE_PER_AD));
-  for (let i = 0; i <= 4096; i++) store<f64>(EXP_NEG + (<usize>i << 3), Math.exp(-<f64>i / 256.0));
+  for (let i = 0; i <= 1024; i++) store<f32>(EXP_NEG + (<usize>i << 2), <f32>Math.exp(-<f64>i / 64.0));
   const k = prm(P_CREATIVE_FATIGUE_PER_EXPOSURE);
   for (let e = 0; e < 256; e++) store<f64>(CREATIVE_WEAR + (<usize>e << 3), Math.exp(-k * <f64>e));
   for (let h = 0; h <= 720; h++) store<f32>(RECENCY + (<usize>h << 2), <f32>(Math.log1p(<f64>h) / Math.log1p(720.0)));
