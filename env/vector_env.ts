@@ -232,10 +232,11 @@ export class VectorEnv {
       throw new TypeError(`action.creative must be an Int32Array of length ${n}, got ${creative?.constructor?.name ?? typeof creative}${creative && "length" in creative ? ` of length ${creative.length}` : ""}`);
     }
     const bidMax = this.config.campaign.bidMax;
+    const high = Math.fround(bidMax); // the action space's bound as a float32 bid can hold it
     const nc = this.config.campaign.creatives.length;
     for (let i = 0; i < n; i++) {
       const b = bid[i];
-      if (!(b >= 0 && b <= Math.fround(bidMax))) throw new RangeError(`action.bid[${i}] = ${b} is outside [0, ${bidMax}] (campaign.bidMax)`);
+      if (!(b >= 0 && b <= high)) throw new RangeError(`action.bid[${i}] = ${b} is outside [0, ${bidMax}] (campaign.bidMax)`);
       const c = creative[i];
       if (c < 0 || c >= nc) throw new RangeError(`action.creative[${i}] = ${c} is outside [0, ${nc - 1}] (campaign.creatives)`);
     }

@@ -107,7 +107,8 @@ export function recordTouch(
   setI32(U_TOUCHES, u, i32At(U_TOUCHES, u) + 1);
 }
 
-// Stage transitions after an impression (and its click, if any) on channel `ch`.
+// Stage transitions after an impression (and its click, if any) on channel `ch`. The caller
+// reschedules the user's next event (scheduleNext) once the page's ads are all shown.
 export function onImpression(u: i32, hour: i32, ch: i32, clicked: bool): void {
   let stage = stageOf(u);
   if (stage == STAGE_UNAWARE) {
@@ -124,7 +125,6 @@ export function onImpression(u: i32, hour: i32, ch: i32, clicked: bool): void {
   }
   setU8(U_STAGE, u, stage);
   setI32(U_LAST_TOUCH, u, hour);
-  scheduleNext(u);
 }
 
 export function clearDeviceHistory(u: i32): void {

@@ -28,7 +28,7 @@ import { deriveClock, HOUR, HOD } from "./clock";
 import { wb, setWorldBase, hI32, hSetI32, hF32, hSetF32, hF64, hSetF64, stat, segOf, bumpExposure } from "./state";
 import { initPopulation, addFatigue } from "./users";
 import { segParam, fatigueFactorPerAd } from "./tables";
-import { recordTouch, onImpression, processUserEvents, crisisEvents } from "./journey";
+import { recordTouch, onImpression, processUserEvents, crisisEvents, scheduleNext } from "./journey";
 import { chParam, clickProb, nextOpportunity, ourEstimates, startHourOpportunities, loadOpportunity, fatigueAdded } from "./market";
 import { scanVisible, trackedStage, writeObs } from "./observation";
 
@@ -177,9 +177,13 @@ function resolve(ourBid: f64, creative: i32, ours: bool): void {
       stat(S_RIVAL_IMPRESSIONS, 1);
       recordTouch(u, HOUR, a, ch, 0, device, k, clicked, 0);
     }
-    addFatigue(u, HOUR, fatiguePerAd);
     fatigueAdded(fatigueFactor);
     onImpression(u, HOUR, ch, clicked);
+  }
+  if (filled > 0) {
+    // one update for the page: fatigue of all its ads, and the user's next due event
+    addFatigue(u, HOUR, fatiguePerAd * <f64>filled);
+    scheduleNext(u);
   }
   if (filled > 0) {
     const d = prm(P_PRICE_INDEX_DECAY);
