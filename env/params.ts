@@ -85,7 +85,6 @@ export function writeParams(c: GaelpConfig, numWorlds: number, p: Float64Array):
     p[b + L.CHF_SLOTS] = ch.slots;
     p[b + L.CHF_RESERVE] = ch.reserve;
     p.set(ch.positionEffects, b + L.CHF_POS_EFFECT);
-    p[b + L.CHF_AWARENESS_PROB] = 1;
     p[b + L.CHF_INTENT_LIFT] = ch.intentLift;
     p[b + L.CHF_QUERY_INTENT] = ch.queryIntent;
     p[b + L.CHF_JOURNEY_ONLY] = ch.journeyOnly ? 1 : 0;

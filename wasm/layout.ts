@@ -133,7 +133,6 @@ export const CHF_MECHANISM = 1;
 export const CHF_SLOTS = 2;
 export const CHF_RESERVE = 3; // dollars per impression
 export const CHF_POS_EFFECT = 4; // [MAX_SLOTS] CTR multiplier by slot
-export const CHF_AWARENESS_PROB = 8; // impression -> AWARE for an UNAWARE user
 export const CHF_INTENT_LIFT = 9; // multiplies stage-advance probabilities
 export const CHF_QUERY_INTENT = 10; // mean observable query intent (search-like channels)
 export const CHF_JOURNEY_ONLY = 11; // 1: only users already in a journey (retargeting, email)
