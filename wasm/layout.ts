@@ -7,7 +7,7 @@
 //   [world 0][world 1]...[world W-1]    each WORLD_STRIDE bytes, relocatable (offsets are relative)
 // A world's bytes are its whole persistent state: serialising a world is copying its slice.
 
-export const LAYOUT_VERSION = 10;
+export const LAYOUT_VERSION = 11;
 export const WORLD_MAGIC = 0x47414550; // "GAEP"
 
 // ---- fixed maxima ------------------------------------------------------------------------------
@@ -265,7 +265,7 @@ export const H_SEASON_PHASE = 152; // f64 radians
 export const H_WIN_EMA = 160; // f64 our recent win rate (EMA over decisions)
 export const H_CPC_EMA = 168; // f64 dollars, our recent price per won impression (EMA)
 export const H_P_RIVAL_BIDS = 176; // f32 x MAX_RIVALS (bids of rivals for the pending opportunity)
-export const H_RIVAL_SPEND = 240; // f64 x MAX_RIVALS micros spent today
+export const H_RIVAL_LEFT = 240; // f64 x MAX_RIVALS dollars left of each rival's budget today
 export const H_RIVALS = 360; // f32 x MAX_RIVALS*RIV_STRIDE: this world's rival parameters
 export const H_STATS_EPISODE = 1800; // f64 x NUM_STATS
 export const H_STATS_LAST_EPISODE = H_STATS_EPISODE + 8 * 64;

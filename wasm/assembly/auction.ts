@@ -23,6 +23,9 @@ export function allocate(
   outWinners: usize,
   outPrices: usize,
 ): i32 {
+  if (mechanism == MECH_SECOND_PRICE || slots < 1) slots = 1;
+  if (slots > MAX_SLOTS) slots = MAX_SLOTS;
+  if (slots == 1) return allocateOne(bids, quality, n, mechanism, reserve, qualityWeighted, outWinners, outPrices);
   // Keep only the top MAX_SLOTS + 1 (all that pricing reads) in locals, and insert each bidder
   // with selects instead of a data-dependent shifting loop: on random bids that loop's exit
   // branch mispredicts about once per bidder, which costs more than all the arithmetic here.
@@ -54,8 +57,6 @@ export function allocate(
   }
   store<i32>(SCORE, t0); store<i32>(SCORE, t1, 4); store<i32>(SCORE, t2, 8); store<i32>(SCORE, t3, 12); store<i32>(SCORE, t4, 16);
   store<i32>(ORDER, o0); store<i32>(ORDER, o1, 4); store<i32>(ORDER, o2, 8); store<i32>(ORDER, o3, 12); store<i32>(ORDER, o4, 16);
-  if (mechanism == MECH_SECOND_PRICE || slots < 1) slots = 1;
-  if (slots > MAX_SLOTS) slots = MAX_SLOTS;
   const filled = m < slots ? m : slots;
   for (let k = 0; k < filled; k++) {
     const w = load<i32>(ORDER + (<usize>k << 2));
@@ -75,4 +76,49 @@ export function allocate(
     store<f32>(outPrices + (<usize>k << 2), price);
   }
   return filled;
+}
+
+// One slot (most auctions): the same ranking with only the top two kept.
+function allocateOne(
+  bids: usize,
+  quality: usize,
+  n: i32,
+  mechanism: i32,
+  reserve: f32,
+  qualityWeighted: bool,
+  outWinners: usize,
+  outPrices: usize,
+): i32 {
+  const NEG_INF = reinterpret<i32>(<f32>-Infinity);
+  let t0 = NEG_INF, t1 = NEG_INF;
+  let o0: i32 = -1;
+  let m = 0;
+  for (let i = 0; i < n; i++) {
+    const b = load<f32>(bids + (<usize>i << 2));
+    if (!(b >= reserve) || b <= 0) continue;
+    const s = qualityWeighted ? b * load<f32>(quality + (<usize>i << 2)) : b;
+    const sb = reinterpret<i32>(s);
+    const k0 = reinterpret<f32>(t0) >= s;
+    const k1 = reinterpret<f32>(t1) >= s;
+    t1 = select<i32>(t1, select<i32>(sb, t0, k0), k1);
+    t0 = select<i32>(t0, sb, k0);
+    o0 = select<i32>(o0, i, k0);
+    m++;
+  }
+  if (m == 0) return 0;
+  const bid = load<f32>(bids + (<usize>o0 << 2));
+  let price: f32;
+  if (mechanism == MECH_FIRST_PRICE) {
+    price = bid;
+  } else if (m > 1) {
+    const next = reinterpret<f32>(t1);
+    price = qualityWeighted ? next / load<f32>(quality + (<usize>o0 << 2)) : next;
+    if (price < reserve) price = reserve;
+  } else {
+    price = reserve;
+  }
+  if (price > bid) price = bid;
+  store<i32>(outWinners, o0);
+  store<f32>(outPrices, price);
+  return 1;
 }

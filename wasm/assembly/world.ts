@@ -7,7 +7,7 @@ import {
   H_PENDING, H_P_USER, H_P_CHANNEL, H_P_DEVICE, H_P_REF_VALUE, H_P_RESERVE, H_P_RIVAL_BIDS,
   H_FLIGHT_OVER, H_STARTED, H_LAST_TERMINAL, H_DECISIONS, H_SPEND_TODAY, H_SPEND_FLIGHT,
   H_MARKET_NOISE, H_PRICE_INDEX, H_REWARD_ACC, H_FLIGHT_FIRST_DECISION, H_SEASON_PHASE,
-  H_WIN_EMA, H_CPC_EMA, H_RIVAL_SPEND, H_RIVALS, H_STATS_EPISODE, H_STATS_LAST_EPISODE, H_STATS_TOTAL,
+  H_WIN_EMA, H_CPC_EMA, H_RIVALS, H_RIVAL_LEFT, H_STATS_EPISODE, H_STATS_LAST_EPISODE, H_STATS_TOTAL,
   RIV_STRIDE, RIVF_QUALITY, P_RIVALS, MAX_RIVALS,
   P_FLIGHT_DAYS, P_WARMUP_DAYS, P_DAILY_BUDGET_MICROS, P_FLIGHT_BUDGET_MICROS, P_BID_MAX,
   P_OUR_CHANNEL_ENABLED, P_QUALITY_WEIGHTED, P_MARKET_NOISE_SD, P_USER_FATIGUE_PER_AD,
@@ -29,7 +29,7 @@ import { wb, setWorldBase, hI32, hSetI32, hF32, hSetF32, hF64, hSetF64, stat, se
 import { initPopulation, addFatigue } from "./users";
 import { segParam, fatigueFactorPerAd } from "./tables";
 import { recordTouch, onImpression, processUserEvents, crisisEvents, scheduleNext } from "./journey";
-import { chParam, clickProb, nextOpportunity, ourEstimates, startHourOpportunities, loadOpportunity, fatigueAdded } from "./market";
+import { chParam, clickProb, nextOpportunity, ourEstimates, startHourOpportunities, loadOpportunity, fatigueAdded, refillRivalBudgets } from "./market";
 import { scanVisible, trackedStage, writeObs } from "./observation";
 
 export const TERMINAL_NONE = 0;
@@ -89,7 +89,7 @@ function beginHour(): void {
   deriveClock();
   if (HOD == 0 && HOUR > 0) {
     hSetF64(H_SPEND_TODAY, 0);
-    memory.fill(wb + H_RIVAL_SPEND, 0, MAX_RIVALS * 8);
+    refillRivalBudgets();
   }
   const flightHours = prmI(P_FLIGHT_DAYS) * 24;
   if (hI32(H_FLIGHT_OVER) == 0) {
@@ -171,8 +171,8 @@ function resolve(ourBid: f64, creative: i32, ours: bool): void {
       stepClicked = clicked ? 1 : 0;
       recordTouch(u, HOUR, OUR_BIDDER, ch, creative, device, k, clicked, <u32>hF64(H_DECISIONS));
     } else {
-      const p = H_RIVAL_SPEND + ((a - 1) << 3);
-      hSetF64(p, hF64(p) + micros);
+      const p = H_RIVAL_LEFT + ((a - 1) << 3);
+      hSetF64(p, hF64(p) - micros * 1e-6);
       stat(S_RIVAL_SPEND, micros * 1e-6);
       stat(S_RIVAL_IMPRESSIONS, 1);
       recordTouch(u, HOUR, a, ch, 0, device, k, clicked, 0);
@@ -283,6 +283,7 @@ export function resetWorld(w: i32, seedLo: u32, seedHi: u32): void {
     }
   }
   initPopulation();
+  refillRivalBudgets();
   hSetI32(H_STARTED, 1);
   clearStep();
   deriveClock();
