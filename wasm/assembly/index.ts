@@ -3,7 +3,7 @@
 import { PARAMS_F64, MAX_SLOTS } from "../layout";
 import { allocate } from "./auction";
 import { setParamsPtr } from "./params";
-import { rngSeed, uniform } from "./rng";
+import { benchAuctionsWith } from "./benchrng";
 import {
   computeLayout, NW, WORLD_STRIDE, MEMORY_END, IO_OBS, IO_BID, IO_CREATIVE, IO_REWARD,
   IO_TERMINATED, IO_TRUNCATED, IO_INFO,
@@ -112,19 +112,7 @@ export function auctionBatch(
 // place; returns the sum of prices so the work cannot be optimised away.
 export function benchAuctions(count: i32, n: i32, mechanism: i32, slots: i32, seed: u32): f64 {
   const base = scratch((n << 3) + (MAX_SLOTS << 3));
-  const bids = base;
-  const quality = base + (<usize>n << 2);
-  const winners = quality + (<usize>n << 2);
-  const prices = winners + (MAX_SLOTS << 2);
-  for (let i = 0; i < n; i++) store<f32>(quality + (<usize>i << 2), 1.0);
-  rngSeed(seed, 0x5eed);
-  let sum: f64 = 0;
-  for (let a = 0; a < count; a++) {
-    for (let i = 0; i < n; i++) store<f32>(bids + (<usize>i << 2), <f32>uniform());
-    const f = allocate(bids, quality, n, mechanism, slots, 0.05, false, winners, prices);
-    for (let k = 0; k < f; k++) sum += <f64>load<f32>(prices + (<usize>k << 2));
-  }
-  return sum;
+  return benchAuctionsWith(base, count, n, mechanism, slots, seed);
 }
 
 // ---- inspection (tests and tools; not on the hot path) -----------------------------------------

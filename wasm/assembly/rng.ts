@@ -1,55 +1,37 @@
-// xoshiro128** (Blackman & Vigna): 4 x u32 of state, fast on wasm32, period 2^128 - 1.
-// The state of the world being stepped lives in these globals; world.ts loads it from the world
-// header before a world runs and stores it back after, so the world buffer stays the whole state.
-let s0: u32 = 1;
-let s1: u32 = 2;
-let s2: u32 = 3;
-let s3: u32 = 4;
+// SplitMix64 (Steele, Lea & Flood; the generator Java's SplittableRandom uses): one u64 of state,
+// so a draw is one global read and write plus a few multiplies -- V8 keeps wasm globals in memory,
+// and a four-word generator costs eight memory operations a draw. Passes BigCrush.
+// The state of the world being stepped lives here; world.ts loads it from the world header before
+// a world runs and stores it back after, so the world buffer stays the whole state.
+let S: u64 = 0x853c49e6748fea9b;
 
 export function rngLoad(ptr: usize): void {
-  s0 = load<u32>(ptr);
-  s1 = load<u32>(ptr, 4);
-  s2 = load<u32>(ptr, 8);
-  s3 = load<u32>(ptr, 12);
+  S = load<u64>(ptr);
 }
 
 export function rngStore(ptr: usize): void {
-  store<u32>(ptr, s0);
-  store<u32>(ptr, s1, 4);
-  store<u32>(ptr, s2, 8);
-  store<u32>(ptr, s3, 12);
+  store<u64>(ptr, S);
 }
 
-// SplitMix64 expands a 64-bit seed into a well-mixed xoshiro state (never all zero).
+// Seeds from a 64-bit value (already mixed by env/seeds.ts; mixed once more here).
 export function rngSeed(seedLo: u32, seedHi: u32): void {
-  let x: u64 = (<u64>seedHi << 32) | <u64>seedLo;
-  x += 0x9e3779b97f4a7c15;
-  let z = x;
+  let z: u64 = ((<u64>seedHi << 32) | <u64>seedLo) ^ 0x6a09e667f3bcc909;
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9;
   z = (z ^ (z >> 27)) * 0x94d049bb133111eb;
-  z = z ^ (z >> 31);
-  s0 = <u32>z;
-  s1 = <u32>(z >> 32);
-  x += 0x9e3779b97f4a7c15;
-  z = x;
+  S = z ^ (z >> 31);
+}
+
+@inline export function nextU64(): u64 {
+  const s = S + 0x9e3779b97f4a7c15;
+  S = s;
+  let z = s;
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9;
   z = (z ^ (z >> 27)) * 0x94d049bb133111eb;
-  z = z ^ (z >> 31);
-  s2 = <u32>z;
-  s3 = <u32>(z >> 32);
-  if ((s0 | s1 | s2 | s3) == 0) s0 = 1;
+  return z ^ (z >> 31);
 }
 
 @inline export function nextU32(): u32 {
-  const result = rotl<u32>(s1 * 5, 7) * 9;
-  const t = s1 << 9;
-  s2 ^= s0;
-  s3 ^= s1;
-  s1 ^= s2;
-  s0 ^= s3;
-  s2 ^= t;
-  s3 = rotl<u32>(s3, 11);
-  return result;
+  return <u32>(nextU64() >> 32);
 }
 
 // Uniform in [0, 1) with 32 bits of resolution.
