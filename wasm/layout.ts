@@ -7,7 +7,7 @@
 //   [world 0][world 1]...[world W-1]    each WORLD_STRIDE bytes, relocatable (offsets are relative)
 // A world's bytes are its whole persistent state: serialising a world is copying its slice.
 
-export const LAYOUT_VERSION = 11;
+export const LAYOUT_VERSION = 12;
 export const WORLD_MAGIC = 0x47414550; // "GAEP"
 
 // ---- fixed maxima ------------------------------------------------------------------------------
@@ -264,7 +264,7 @@ export const H_FLIGHT_FIRST_DECISION = 144; // f64
 export const H_SEASON_PHASE = 152; // f64 radians
 export const H_WIN_EMA = 160; // f64 our recent win rate (EMA over decisions)
 export const H_CPC_EMA = 168; // f64 dollars, our recent price per won impression (EMA)
-export const H_P_RIVAL_BIDS = 176; // f32 x MAX_RIVALS (bids of rivals for the pending opportunity)
+export const H_P_BIDS = 176; // f32 x MAX_BIDDERS bids of the pending auction: [0] ours (set when resolved), [1..] rivals
 export const H_RIVAL_LEFT = 240; // f64 x MAX_RIVALS dollars left of each rival's budget today
 export const H_RIVALS = 360; // f32 x MAX_RIVALS*RIV_STRIDE: this world's rival parameters
 export const H_STATS_EPISODE = 1800; // f64 x NUM_STATS
@@ -281,7 +281,8 @@ export const H_CLOCK_TREND = H_CLOCK_DAY + 32; // f64 CPC trend multiplier
 export const H_SEG_COUNT = H_CLOCK_DAY + 48; // i32 [NUM_SEGMENTS] users per segment
 export const H_SEG_START = H_SEG_COUNT + 24; // i32 [NUM_SEGMENTS] where each segment's users start in the partitioned list
 export const H_SEG_CDF = H_SEG_START + 24; // f64 [NUM_SEGMENTS] this hour's cumulative opportunity share by segment
-export const HEADER_BYTES = H_SEG_CDF + 48;
+export const H_QUALITY = H_SEG_CDF + 48; // f32 x MAX_BIDDERS ad quality by bidder ([0] our creative's, set per auction)
+export const HEADER_BYTES = H_QUALITY + 64;
 
 // ---- stats (f64 indices within a stats block; NUM_STATS <= 64) ---------------------------------
 export const S_OPPORTUNITIES = 0; // auctions run in the world

@@ -8,7 +8,7 @@ import {
   P_CONVERSION_VALUE, P_CREATIVE_CTR_MULT, P_CREATIVE_AFFINITY, NUM_SEGMENTS,
   P_CREATIVE_FATIGUE_PER_EXPOSURE, P_ACTIVITY_SCALE,
   H_OPPS_LEFT, H_P_USER, H_P_CHANNEL, H_P_DEVICE, H_P_QUERY_INTENT, H_P_PCTR, H_P_REF_VALUE,
-  H_P_RESERVE, H_P_RIVAL_BIDS, H_RIVALS, H_RIVAL_LEFT, RIV_STRIDE, RIVF_STRATEGY,
+  H_P_RESERVE, H_P_BIDS, H_QUALITY, H_RIVALS, H_RIVAL_LEFT, RIV_STRIDE, RIVF_STRATEGY,
   RIVF_VALUE_MULT, RIVF_SHADE, RIVF_NOISE, RIVF_DAILY_BUDGET_MICROS, RIVF_DEFENSE_GAIN,
   RIVF_SEGMENT_MULT, RIVF_CHANNEL_MULT, RIVF_STAGE_MULT, RIVF_QUALITY, RIVAL_DEFENSIVE,
   RIVAL_AGGRESSIVE, RIVAL_SHADING, RIVAL_RANDOM, P_RIVAL_BUDGET_SCALE, H_SEG_CDF, P_RIVAL_CVR,
@@ -80,6 +80,14 @@ export function clickProb(u: i32, ch: i32, slot: i32, adv: i32, creative: i32): 
     * prm(P_CONVERSION_VALUE) * segParam(segOf(u), SEGF_VALUE_MULT) * VALUE_MULT;
 }
 
+// The bidders' ad quality in one contiguous row, as the auction kernel reads it; call after the
+// world's rival parameters change.
+export function refreshRivalQuality(): void {
+  for (let r = 0; r < NR; r++) {
+    hSetF32(H_QUALITY + ((r + 1) << 2), hF32(H_RIVALS + ((r * RIV_STRIDE + RIVF_QUALITY) << 2)));
+  }
+}
+
 // Each rival's budget for the day, in dollars (at the world's start and every midnight).
 export function refillRivalBudgets(): void {
   const scale = prm(P_RIVAL_BUDGET_SCALE) * 1e-6;
@@ -115,7 +123,7 @@ function rivalBids(u: i32, ch: i32): void {
     // a rival never bids more than what is left of its daily budget
     const left = hF64(H_RIVAL_LEFT + (r << 3));
     if (bid > left) bid = left < 0.01 ? 0 : left;
-    hSetF32(H_P_RIVAL_BIDS + (r << 2), <f32>bid);
+    hSetF32(H_P_BIDS + ((r + 1) << 2), <f32>bid);
   }
 }
 

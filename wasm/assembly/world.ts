@@ -4,7 +4,7 @@
 import {
   OBS_DIM, INFO_DIM, MAX_BIDDERS, MAX_SLOTS, NUM_STATS, OUR_BIDDER, LAYOUT_VERSION, WORLD_MAGIC,
   H_MAGIC, H_VERSION, H_SHAPE_HASH, H_RNG, H_HOUR, H_FLIGHT_START, H_EPISODE,
-  H_PENDING, H_P_USER, H_P_CHANNEL, H_P_DEVICE, H_P_REF_VALUE, H_P_RESERVE, H_P_RIVAL_BIDS,
+  H_PENDING, H_P_USER, H_P_CHANNEL, H_P_DEVICE, H_P_REF_VALUE, H_P_RESERVE, H_P_BIDS, H_QUALITY,
   H_FLIGHT_OVER, H_STARTED, H_LAST_TERMINAL, H_DECISIONS, H_SPEND_TODAY, H_SPEND_FLIGHT,
   H_MARKET_NOISE, H_PRICE_INDEX, H_REWARD_ACC, H_FLIGHT_FIRST_DECISION, H_SEASON_PHASE,
   H_WIN_EMA, H_CPC_EMA, H_RIVALS, H_RIVAL_LEFT, H_STATS_EPISODE, H_STATS_LAST_EPISODE, H_STATS_TOTAL,
@@ -29,7 +29,7 @@ import { wb, setWorldBase, hI32, hSetI32, hF32, hSetF32, hF64, hSetF64, stat, se
 import { initPopulation, addFatigue } from "./users";
 import { segParam, fatigueFactorPerAd } from "./tables";
 import { recordTouch, onImpression, processUserEvents, crisisEvents, scheduleNext } from "./journey";
-import { chParam, clickProb, nextOpportunity, ourEstimates, startHourOpportunities, loadOpportunity, fatigueAdded, refillRivalBudgets } from "./market";
+import { chParam, clickProb, nextOpportunity, ourEstimates, startHourOpportunities, loadOpportunity, fatigueAdded, refillRivalBudgets, refreshRivalQuality } from "./market";
 import { scanVisible, trackedStage, writeObs } from "./observation";
 
 export const TERMINAL_NONE = 0;
@@ -37,8 +37,6 @@ export const TERMINAL_BUDGET = 1; // flight budget exhausted: terminated
 export const TERMINAL_FLIGHT_END = 2; // end of the flight: truncated
 const MIN_BUDGET_MICROS: f64 = 10000; // below one cent left, the campaign stops bidding
 
-const BIDS = memory.data(MAX_BIDDERS * 4);
-const QUALITY = memory.data(MAX_BIDDERS * 4);
 const WINNERS = memory.data(MAX_SLOTS * 4);
 const PRICES = memory.data(MAX_SLOTS * 4);
 
@@ -130,14 +128,11 @@ function resolve(ourBid: f64, creative: i32, ours: bool): void {
     const cap = leftMicros * 1e-6;
     if (ourBid > cap) ourBid = cap;
   }
-  store<f32>(BIDS, ours ? <f32>ourBid : 0);
-  store<f32>(QUALITY, ours ? <f32>prm(P_CREATIVE_CTR_MULT + creative) : 1);
-  for (let r = 0; r < NR; r++) {
-    store<f32>(BIDS + (<usize>(r + 1) << 2), hF32(H_P_RIVAL_BIDS + (r << 2)));
-    store<f32>(QUALITY + (<usize>(r + 1) << 2), hF32(H_RIVALS + ((r * RIV_STRIDE + RIVF_QUALITY) << 2)));
-  }
+  // the auction reads the pending bids and the quality row in place in the world header
+  hSetF32(H_P_BIDS, ours ? <f32>ourBid : 0);
+  hSetF32(H_QUALITY, ours ? <f32>prm(P_CREATIVE_CTR_MULT + creative) : 1);
   const filled = allocate(
-    BIDS, QUALITY, NB, <i32>chParam(ch, CHF_MECHANISM), <i32>chParam(ch, CHF_SLOTS), reserve,
+    wb + H_P_BIDS, wb + H_QUALITY, NB, <i32>chParam(ch, CHF_MECHANISM), <i32>chParam(ch, CHF_SLOTS), reserve,
     prm(P_QUALITY_WEIGHTED) > 0.5, WINNERS, PRICES,
   );
   if (filled == 0) stat(S_UNSOLD, 1);
@@ -284,6 +279,7 @@ export function resetWorld(w: i32, seedLo: u32, seedHi: u32): void {
   }
   initPopulation();
   refillRivalBudgets();
+  refreshRivalQuality();
   hSetI32(H_STARTED, 1);
   clearStep();
   deriveClock();
