@@ -7,7 +7,7 @@
 //   [world 0][world 1]...[world W-1]    each WORLD_STRIDE bytes, relocatable (offsets are relative)
 // A world's bytes are its whole persistent state: serialising a world is copying its slice.
 
-export const LAYOUT_VERSION = 12;
+export const LAYOUT_VERSION = 13;
 export const WORLD_MAGIC = 0x47414550; // "GAEP"
 
 // ---- fixed maxima ------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import {
   MAX_DEVICES,
 } from "../layout";
 import {
-  NU, RING, NEXT_EVENTS, BLOCK_MIN, NBLOCKS, U_STAGE, U_JSTART, U_LAST_TOUCH, U_CONV_CHECK, U_REENTRY, U_TOUCHES,
+  NU, RING, NEXT_EVENTS, BLOCK_MIN, NBLOCKS, EVENT_BLOCK, EVENT_BLOCK_SHIFT, U_STAGE, U_JSTART, U_LAST_TOUCH, U_CONV_CHECK, U_REENTRY, U_TOUCHES,
   U_RING_HEAD, U_RING_COUNT, U_ATTENTION, U_PRICE_SENS, U_CRISIS_HOUR, U_SEG, U_CR_EXPO,
   R_HOUR, R_DECISION, R_FLAGS, DEV_BYTES,
   D_OUR_TOUCHES, D_OUR_CLICKS, D_CHANNELS, D_FIRST_OUR, D_LAST_OUR, U_RIVAL_TOUCHES, NO_TOUCH,
@@ -195,31 +195,30 @@ function processUser(u: i32, hour: i32): void {
   scheduleNext(u);
 }
 
-// Everything due this hour: conversion checks, timeouts, re-entries. Blocks of 64 users whose
-// lower bound is in the future are skipped; a due block is swept four users at a time and its
-// bound recomputed.
+// Everything due this hour: conversion checks, timeouts, re-entries. Blocks of EVENT_BLOCK users
+// whose lower bound is in the future are skipped; a due block is swept four users at a time in one
+// pass that processes the due ones and recomputes the block's bound.
 export function processUserEvents(hour: i32): void {
   const base = wb + NEXT_EVENTS;
   const limit = i32x4.splat(hour + 1);
   for (let b = 0; b < NBLOCKS; b++) {
     const bm = wb + BLOCK_MIN + (<usize>b << 2);
     if (load<i32>(bm) > hour) continue;
-    const from = b << 6;
-    const to = from + 64 < NU ? from + 64 : NU;
+    const from = b << EVENT_BLOCK_SHIFT;
+    const to = from + EVENT_BLOCK < NU ? from + EVENT_BLOCK : NU;
+    let mv = i32x4.splat(NEVER);
     let u = from;
     for (; u + 4 <= to; u += 4) {
-      if (v128.any_true(i32x4.lt_s(v128.load(base + (<usize>u << 2)), limit))) {
+      const p = base + (<usize>u << 2);
+      let v = v128.load(p);
+      if (v128.any_true(i32x4.lt_s(v, limit))) {
         for (let j = 0; j < 4; j++) {
-          if (load<i32>(base + (<usize>(u + j) << 2)) <= hour) processUser(u + j, hour);
+          if (load<i32>(p + (<usize>j << 2)) <= hour) processUser(u + j, hour);
         }
+        v = v128.load(p);
       }
+      mv = i32x4.min_s(mv, v);
     }
-    for (; u < to; u++) {
-      if (load<i32>(base + (<usize>u << 2)) <= hour) processUser(u, hour);
-    }
-    let mv = i32x4.splat(NEVER);
-    let k = from;
-    for (; k + 4 <= to; k += 4) mv = i32x4.min_s(mv, v128.load(base + (<usize>k << 2)));
     let m = i32x4.extract_lane(mv, 0);
     const m1 = i32x4.extract_lane(mv, 1);
     const m2 = i32x4.extract_lane(mv, 2);
@@ -227,8 +226,9 @@ export function processUserEvents(hour: i32): void {
     if (m1 < m) m = m1;
     if (m2 < m) m = m2;
     if (m3 < m) m = m3;
-    for (; k < to; k++) {
-      const v = load<i32>(base + (<usize>k << 2));
+    for (; u < to; u++) {
+      if (load<i32>(base + (<usize>u << 2)) <= hour) processUser(u, hour);
+      const v = load<i32>(base + (<usize>u << 2));
       if (v < m) m = v;
     }
     store<i32>(bm, m);

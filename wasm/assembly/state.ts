@@ -1,7 +1,7 @@
 // Accessors for the world being stepped. `wb` is its base address; everything else is relative,
 // so the same code runs any world (and a world restored into another slot).
 import { H_STATS_EPISODE } from "../layout";
-import { U_SEG, U_STAGE, U_CONF, U_CR_EXPO, RING, NU, USERS, NEXT_EVENTS, RINGS, ACT_CLASS, OUT_OF_MARKET, BLOCK_MIN, SEG_USERS, USER_POS, DEVS, U_JSTART, R_FLAGS, R_HOUR, R_DECISION } from "./mem";
+import { U_SEG, U_STAGE, U_CONF, U_CR_EXPO, RING, NU, USERS, NEXT_EVENTS, RINGS, ACT_CLASS, OUT_OF_MARKET, BLOCK_MIN, EVENT_BLOCK_SHIFT, SEG_USERS, USER_POS, DEVS, U_JSTART, R_FLAGS, R_HOUR, R_DECISION } from "./mem";
 import { STAGE_CONVERTED, H_SEG_COUNT, H_SEG_START, NUM_SEGMENTS } from "../layout";
 
 export let wb: usize = 0;
@@ -41,7 +41,7 @@ export function setWorldBase(p: usize): void {
 // Next-event hours also keep a per-block lower bound so the hourly scan skips quiet blocks.
 @inline export function setNextEvent(u: i32, v: i32): void {
   store<i32>(wb + NEXT_EVENTS + (<usize>u << 2), v);
-  const b = wb + BLOCK_MIN + (<usize>(u >> 6) << 2);
+  const b = wb + BLOCK_MIN + (<usize>(u >> EVENT_BLOCK_SHIFT) << 2);
   if (v < load<i32>(b)) store<i32>(b, v);
 }
 
