@@ -7,7 +7,7 @@
 //   [world 0][world 1]...[world W-1]    each WORLD_STRIDE bytes, relocatable (offsets are relative)
 // A world's bytes are its whole persistent state: serialising a world is copying its slice.
 
-export const LAYOUT_VERSION = 13;
+export const LAYOUT_VERSION = 14;
 export const WORLD_MAGIC = 0x47414550; // "GAEP"
 
 // ---- fixed maxima ------------------------------------------------------------------------------
@@ -282,7 +282,9 @@ export const H_SEG_COUNT = H_CLOCK_DAY + 48; // i32 [NUM_SEGMENTS] users per seg
 export const H_SEG_START = H_SEG_COUNT + 24; // i32 [NUM_SEGMENTS] where each segment's users start in the partitioned list
 export const H_SEG_CDF = H_SEG_START + 24; // f64 [NUM_SEGMENTS] this hour's cumulative opportunity share by segment
 export const H_QUALITY = H_SEG_CDF + 48; // f32 x MAX_BIDDERS ad quality by bidder ([0] our creative's, set per auction)
-export const HEADER_BYTES = H_QUALITY + 64;
+export const H_P_EXPF = H_QUALITY + 64; // f64 exp(-fatigue) of the pending opportunity's user
+export const H_P_CTR0 = H_P_EXPF + 8; // f64 its CTR before slot, advertiser and fatigue factors
+export const HEADER_BYTES = H_P_CTR0 + 16;
 
 // ---- stats (f64 indices within a stats block; NUM_STATS <= 64) ---------------------------------
 export const S_OPPORTUNITIES = 0; // auctions run in the world

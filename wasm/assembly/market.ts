@@ -8,7 +8,7 @@ import {
   P_CONVERSION_VALUE, P_CREATIVE_CTR_MULT, P_CREATIVE_AFFINITY, NUM_SEGMENTS,
   P_CREATIVE_FATIGUE_PER_EXPOSURE, P_ACTIVITY_SCALE,
   H_OPPS_LEFT, H_P_USER, H_P_CHANNEL, H_P_DEVICE, H_P_QUERY_INTENT, H_P_PCTR, H_P_REF_VALUE,
-  H_P_RESERVE, H_P_BIDS, H_QUALITY, H_RIVALS, H_RIVAL_LEFT, RIV_STRIDE, RIVF_STRATEGY,
+  H_P_RESERVE, H_P_BIDS, H_QUALITY, H_P_EXPF, H_P_CTR0, H_RIVALS, H_RIVAL_LEFT, RIV_STRIDE, RIVF_STRATEGY,
   RIVF_VALUE_MULT, RIVF_SHADE, RIVF_NOISE, RIVF_DAILY_BUDGET_MICROS, RIVF_DEFENSE_GAIN,
   RIVF_SEGMENT_MULT, RIVF_CHANNEL_MULT, RIVF_STAGE_MULT, RIVF_QUALITY, RIVAL_DEFENSIVE,
   RIVAL_AGGRESSIVE, RIVAL_SHADING, RIVAL_RANDOM, P_RIVAL_BUDGET_SCALE, H_SEG_CDF, P_RIVAL_CVR,
@@ -31,6 +31,16 @@ export function loadOpportunity(u: i32, ch: i32, hour: i32): void {
   OPP_EXPF = expNeg(fatigueAt(u, hour));
   OPP_CTR0 = chParam(ch, CHF_BASE_CTR) * segParam(segOf(u), SEGF_CTR_MULT) * prm(P_STAGE_CTR_MULT + stageOf(u))
     * <f64>f32At(U_ATTENTION, u);
+}
+// The pending decision's factors travel in the world header, so stepping the world later (after
+// other worlds ran, or after a restore) needs no recomputation.
+export function saveOpportunity(): void {
+  hSetF64(H_P_EXPF, OPP_EXPF);
+  hSetF64(H_P_CTR0, OPP_CTR0);
+}
+export function restoreOpportunity(): void {
+  OPP_EXPF = hF64(H_P_EXPF);
+  OPP_CTR0 = hF64(H_P_CTR0);
 }
 export function fatigueAdded(factor: f64): void {
   OPP_EXPF *= factor;

@@ -29,7 +29,7 @@ import { wb, setWorldBase, hI32, hSetI32, hF32, hSetF32, hF64, hSetF64, stat, se
 import { initPopulation, addFatigue } from "./users";
 import { segParam, fatigueFactorPerAd } from "./tables";
 import { recordTouch, onImpression, processUserEvents, crisisEvents, scheduleNext } from "./journey";
-import { chParam, clickProb, nextOpportunity, ourEstimates, startHourOpportunities, loadOpportunity, fatigueAdded, refillRivalBudgets, refreshRivalQuality } from "./market";
+import { chParam, clickProb, nextOpportunity, ourEstimates, startHourOpportunities, saveOpportunity, restoreOpportunity, fatigueAdded, refillRivalBudgets, refreshRivalQuality } from "./market";
 import { scanVisible, trackedStage, writeObs } from "./observation";
 
 export const TERMINAL_NONE = 0;
@@ -216,6 +216,7 @@ function advance(): void {
       const u = hI32(H_P_USER);
       scanVisible(u, hI32(H_P_DEVICE));
       ourEstimates(u, ch, HOUR, trackedStage());
+      saveOpportunity();
       hSetI32(H_PENDING, 1);
       return;
     }
@@ -300,7 +301,7 @@ function stepWorld(w: i32): void {
   let creative = load<i32>(IO_CREATIVE + (<usize>w << 2));
   if (creative < 0 || creative >= NC) creative = 0;
   stat(S_DECISIONS, 1);
-  loadOpportunity(hI32(H_P_USER), hI32(H_P_CHANNEL), HOUR);
+  restoreOpportunity();
   resolve(bid, creative, true);
   hSetI32(H_PENDING, 0);
   hSetF64(H_DECISIONS, hF64(H_DECISIONS) + 1);
@@ -331,7 +332,7 @@ export function checkWorld(w: i32): i32 {
 export function reemitWorld(w: i32): void {
   enterWorld(w);
   clearStep();
-  loadOpportunity(hI32(H_P_USER), hI32(H_P_CHANNEL), HOUR);
+  restoreOpportunity();
   writeInfo(w, 0);
   writeObs(w, false);
   leaveWorld();
