@@ -6,7 +6,7 @@
 // auctions/s = COUNT / mean time per call.
 //
 // The TS side regenerates the kernel's exact bid stream (xoshiro128** seeded by SplitMix64, as in
-// wasm/assembly/rng.ts), so both sides run the same auctions; a check before timing holds their
+// wasm/assembly/benchrng.ts), so both sides run the same auctions; a check before timing holds their
 // price sums equal, which also catches a stale wasm build.
 import { Bench } from "tinybench";
 import { MAX_SLOTS, MECH_FIRST_PRICE, MECH_GSP, MECH_SECOND_PRICE } from "../wasm/layout.js";
