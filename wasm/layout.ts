@@ -252,7 +252,6 @@ export const H_P_REF_VALUE = 72; // f32 dollars
 export const H_P_RESERVE = 76; // f32 dollars
 export const H_FLIGHT_OVER = 80; // i32 1 between a terminated flight and the next day boundary
 export const H_STARTED = 84; // i32 1 after reset
-export const H_OPP_RATE = 88; // f32 expected opportunities this hour (thinning bound)
 export const H_LAST_TERMINAL = 92; // i32 terminal kind of the last finished flight
 export const H_DECISIONS = 96; // f64 decision counter (decision ids)
 export const H_SPEND_TODAY = 104; // f64 micros

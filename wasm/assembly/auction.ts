@@ -8,6 +8,15 @@ import { MECH_FIRST_PRICE, MECH_SECOND_PRICE, MAX_BIDDERS, MAX_SLOTS } from "../
 // take part. Ties go to the lower bidder index, so results never depend on iteration order.
 // Prices never exceed the payer's bid.
 
+const NO_SCORE: f32 = -Infinity;
+
+// Bidder i's ranking score, or NO_SCORE when its bid is below the reserve or not positive.
+@inline function scoreOf(bids: usize, quality: usize, i: i32, reserve: f32, qualityWeighted: bool): f32 {
+  const b = load<f32>(bids + (<usize>i << 2));
+  if (!(b >= reserve) || b <= 0) return NO_SCORE;
+  return qualityWeighted ? b * load<f32>(quality + (<usize>i << 2)) : b;
+}
+
 const ORDER = memory.data(MAX_BIDDERS * 4);
 const SCORE = memory.data(MAX_BIDDERS * 4);
 
@@ -37,9 +46,8 @@ export function allocate(
   let o0: i32 = -1, o1: i32 = -1, o2: i32 = -1, o3: i32 = -1, o4: i32 = -1;
   let m = 0;
   for (let i = 0; i < n; i++) {
-    const b = load<f32>(bids + (<usize>i << 2));
-    if (!(b >= reserve) || b <= 0) continue;
-    const s = qualityWeighted ? b * load<f32>(quality + (<usize>i << 2)) : b;
+    const s = scoreOf(bids, quality, i, reserve, qualityWeighted);
+    if (s == NO_SCORE) continue;
     const sb = reinterpret<i32>(s);
     const k0 = reinterpret<f32>(t0) >= s, k1 = reinterpret<f32>(t1) >= s, k2 = reinterpret<f32>(t2) >= s;
     const k3 = reinterpret<f32>(t3) >= s, k4 = reinterpret<f32>(t4) >= s;
@@ -94,9 +102,8 @@ function allocateOne(
   let o0: i32 = -1;
   let m = 0;
   for (let i = 0; i < n; i++) {
-    const b = load<f32>(bids + (<usize>i << 2));
-    if (!(b >= reserve) || b <= 0) continue;
-    const s = qualityWeighted ? b * load<f32>(quality + (<usize>i << 2)) : b;
+    const s = scoreOf(bids, quality, i, reserve, qualityWeighted);
+    if (s == NO_SCORE) continue;
     const sb = reinterpret<i32>(s);
     const k0 = reinterpret<f32>(t0) >= s;
     const k1 = reinterpret<f32>(t1) >= s;

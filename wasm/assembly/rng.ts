@@ -44,10 +44,6 @@ export function rngSeed(seedLo: u32, seedHi: u32): void {
   return <i32>((<u64>nextU32() * <u64>n) >> 32);
 }
 
-@inline export function bernoulli(p: f64): bool {
-  return uniform() < p;
-}
-
 // Standard normal by Box-Muller (one of the pair is discarded so no hidden state is carried).
 export function normal(): f64 {
   let u = uniform();

@@ -1,5 +1,5 @@
-// Tables derived from the params once per configure(): hourly activity by segment, the thinning
-// bound per hour of day, and the expected share of a day's traffic by hour (the pacing target).
+// Tables derived from the params once per configure(): hourly activity by segment, the expected
+// share of a day's traffic by hour (the pacing target), channel choice, calendar and decay tables.
 import {
   NUM_SEGMENTS, NUM_CHANNELS, P_SEGMENTS, SEG_STRIDE, SEGF_SHARE, SEGF_SESSIONS_PER_DAY,
   SEGF_PEAK_HOUR, SEGF_ACTIVITY_WIDTH_HOURS, SEGF_CHANNEL_WEIGHT, P_CHANNELS, CH_STRIDE,
@@ -9,7 +9,6 @@ import {
 import { prm } from "./params";
 
 const ACT = memory.data(NUM_SEGMENTS * 24 * 8); // f64 [seg][hour] sessions per user-hour
-const ACT_MAX = memory.data(24 * 8); // f64 [hour] max over segments
 const CUM_TRAFFIC = memory.data(25 * 8); // f64 [hour] share of daily traffic before hour h
 const TRAFFIC = memory.data(24 * 8); // f64 [hour] expected sessions per user (scratch)
 // channel choice: cumulative probabilities [seg][inJourney][channel]
@@ -132,10 +131,6 @@ function buildChannelTables(): void {
   return load<f64>(ACT + ((<usize>(seg * 24 + hod)) << 3));
 }
 
-@inline export function activityMax(hod: i32): f64 {
-  return load<f64>(ACT_MAX + (<usize>hod << 3));
-}
-
 // Share of the day's expected traffic that falls before hour-of-day `hod` (+ fraction `f` of it).
 @inline export function trafficShare(hod: i32, f: f64): f64 {
   const a = load<f64>(CUM_TRAFFIC + (<usize>hod << 3));
@@ -169,9 +164,6 @@ export function buildTables(): void {
   }
   let total: f64 = 0;
   for (let h = 0; h < 24; h++) {
-    let m: f64 = 0;
-    for (let s = 0; s < NUM_SEGMENTS; s++) m = Math.max(m, activity(s, h));
-    store<f64>(ACT_MAX + (<usize>h << 3), m);
     total += load<f64>(TRAFFIC + (<usize>h << 3));
   }
   let acc: f64 = 0;

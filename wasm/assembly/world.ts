@@ -179,8 +179,6 @@ function resolve(ourBid: f64, creative: i32, ours: bool): void {
     // one update for the page: fatigue of all its ads, and the user's next due event
     addFatigue(u, HOUR, fatiguePerAd * <f64>filled);
     scheduleNext(u);
-  }
-  if (filled > 0) {
     const d = prm(P_PRICE_INDEX_DECAY);
     hSetF64(H_PRICE_INDEX, hF64(H_PRICE_INDEX) * d + <f64>load<f32>(PRICES) * (1.0 - d));
   }
