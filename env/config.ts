@@ -30,7 +30,7 @@ const Segment = Strict({
   attention: Num(0, 1, "mean attention span (scales CTR and stage progress)"),
   urgency: Num(0, 1, "mean baseline urgency (raises conversion probability, shortens delays)"),
   channelWeights: Vec(5, 0, 100, "relative use of search, social, display, retargeting, email"),
-  importanceWeight: Num(0, 1000, "importance weight carried in experience (rare valuable segments)"),
+  importanceWeight: Num(0.001, 1000, "relative sampling rate of this segment's decisions in experience: rows are kept with probability w / max w and carry weight max w / w (raise it to oversample rare valuable segments)"),
   crisisProne: Type.Boolean({ description: "crisis events can move these users to crisis_parent" }),
   delayScale: Num(0.05, 5, "multiplies sampled intent delays"),
 }, "a user segment");
@@ -132,6 +132,9 @@ export const ConfigSchema = Strict({
     rivalBudgetScale: Num(0, 100, "multiplies every rival's daily budget"),
     priceIndexDecay: Num(0, 0.9999, "EMA decay of the observed clearing-price index"),
     valuePerClickByStage: Vec(4, 0, 10, "rivals' estimate of attributed conversions per click by the user's true stage unaware..intent"),
+    resampleRivals: Num(0, 1, "probability each rival's strategy is redrawn at random when a world is created (per-world rival mix)"),
+    resampleValueSd: Num(0, 2, "log-sd of a per-world multiplier on each rival's aggression, drawn when a world is created"),
+    seasonPeriodJitter: Num(0, 0.9, "per-world season period = seasonPeriodDays x U(1 - j, 1 + j), drawn when a world is created"),
   }, "the market"),
   fatigue: Strict({
     creativePerExposure: Num(0, 10, "creative wear-out: CTR x exp(-k x exposures)"),
@@ -251,6 +254,9 @@ export const DEFAULT_CONFIG: GaelpConfig = {
     rivalBudgetScale: 1,
     priceIndexDecay: 0.98,
     valuePerClickByStage: [0.2, 0.32, 0.52, 0.8],
+    resampleRivals: 0,
+    resampleValueSd: 0,
+    seasonPeriodJitter: 0,
   },
   fatigue: { creativePerExposure: 0.15, userPerAd: 0.05, recoveryHours: 72 },
   pacing: { band: 0.1 },

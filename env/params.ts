@@ -108,6 +108,13 @@ export function writeParams(c: GaelpConfig, numWorlds: number, p: Float64Array):
     p[b + L.SEGF_CRISIS_PRONE] = s.crisisProne ? 1 : 0;
     p[b + L.SEGF_DELAY_SCALE] = s.delayScale;
   });
+  p[L.P_RESAMPLE_RIVALS] = c.market.resampleRivals;
+  p[L.P_RESAMPLE_VALUE_SD] = c.market.resampleValueSd;
+  p[L.P_SEASON_PERIOD_JITTER] = c.market.seasonPeriodJitter;
+  // importance sampling of experience rows: the most important segment is always kept
+  const weights = SEGMENT_NAMES.map((name) => c.population.segments[name].importanceWeight);
+  const top = Math.max(...weights);
+  weights.forEach((w, i) => { p[L.P_SAMPLE_KEEP + i] = w / top; });
   c.rivals.forEach((r, i) => {
     const b = L.P_RIVALS + i * L.RIV_STRIDE;
     p[b + L.RIVF_STRATEGY] = RIVAL_STRATEGIES.indexOf(r.strategy);

@@ -283,6 +283,7 @@ export const H_SEG_CDF = H_SEG_START + 24; // f64 [NUM_SEGMENTS] this hour's cum
 export const H_QUALITY = H_SEG_CDF + 48; // f32 x MAX_BIDDERS ad quality by bidder ([0] our creative's, set per auction)
 export const H_P_EXPF = H_QUALITY + 64; // f64 exp(-fatigue) of the pending opportunity's user
 export const H_P_CTR0 = H_P_EXPF + 8; // f64 its CTR before slot, advertiser and fatigue factors
+export const H_SEASON_PERIOD = H_P_CTR0 + 8; // f64 this world's season period in days (0: the param's)
 export const HEADER_BYTES = H_P_CTR0 + 16;
 
 // ---- stats (f64 indices within a stats block; NUM_STATS <= 64) ---------------------------------
@@ -311,3 +312,42 @@ export const S_CAL_CONVERSIONS = 21; // conversions of journeys whose first touc
 export const S_CAL_MULTI_TOUCH = 22; // ... credit-weighted share from advertisers with > 1 touchpoint
 export const S_CREDITED_DECISIONS = 23; // our touchpoints that received conversion credit
 export const NUM_STATS = 24;
+
+// ---- experience rows (column ids; engine/experience.ts holds the Arrow schema) -----------------
+// One row per decision of a rollout, struct-of-arrays in WASM memory, one column per id.
+export const X_WORLD = 0; // u32 global world index
+export const X_DECISION = 1; // u32 decision id within the world
+export const X_USER = 2; // u32
+export const X_HOUR = 3; // i32 world clock hour of the decision
+export const X_EPISODE = 4; // i32 flight number
+export const X_OBS = 5; // f32 [OBS_DIM]
+export const X_BID_LEVEL = 6; // u8 index into the policy's bid levels
+export const X_CREATIVE = 7; // u8
+export const X_BID = 8; // f32 dollars
+export const X_LOGP = 9; // f32 behaviour log-probability of (bid level, creative)
+export const X_VALUE = 10; // f32 value estimate
+export const X_REWARD = 11; // f32 attributed value - cost (dollars)
+export const X_COST = 12; // f32 dollars paid
+export const X_WON = 13; // u8
+export const X_CLICKED = 14; // u8
+export const X_SLOT = 15; // i8 (-1 lost)
+export const X_TERMINAL = 16; // u8 flight terminal after this decision: 0 none, 1 budget, 2 flight end
+export const X_JOURNEY_END = 17; // u8 the user's journey ended after this decision: 0 no, 1 converted, 2 lost
+export const X_ATTRIBUTED = 18; // f64 conversion value credited to this decision (dollars)
+export const X_WEIGHT = 19; // f32 importance weight (1 / probability the row was kept)
+export const X_POLICY_VERSION = 20; // u32
+export const X_SEGMENT = 21; // u8 true segment
+export const X_CHANNEL = 22; // u8
+export const X_REF_VALUE = 23; // f32 reference value of the opportunity (dollars)
+export const X_KEEP = 24; // u8 internal: row kept by importance sampling
+export const X_COLS = 25;
+// late events: credit or journey ends for decisions emitted by an earlier rollout (24-byte records)
+export const LATE_BYTES = 24; // u32 world, u32 decision, u32 kind, u32 pad, f64 value
+export const LATE_CREDIT = 1;
+export const LATE_CONVERTED = 2;
+export const LATE_LOST = 3;
+// per-world resampling and experience sampling params (f64 slots in the free range after channels)
+export const P_RESAMPLE_RIVALS = 240; // probability each rival's strategy is redrawn at world reset
+export const P_RESAMPLE_VALUE_SD = 241; // log-sd of a multiplier on each rival's aggression at reset
+export const P_SEASON_PERIOD_JITTER = 242; // relative half-width of a uniform jitter on the season period
+export const P_SAMPLE_KEEP = 243; // [NUM_SEGMENTS] probability a decision row of the segment is kept

@@ -4,7 +4,7 @@ import {
   H_HOUR, H_SEASON_PHASE, H_MARKET_NOISE, P_DOW_MULT, P_START_DAY_OF_WEEK, P_SEASON_PERIOD_DAYS,
   P_SEASON_AMPLITUDE, P_SURGE_START_DAY, P_SURGE_END_DAY, P_SURGE_ACTIVITY_MULT,
   P_SURGE_VALUE_MULT, P_CPC_TREND_PER_DAY, P_WARMUP_DAYS, H_CLOCK_DAY, H_CLOCK_ACTIVITY,
-  H_CLOCK_SEASON, H_CLOCK_VALUE, H_CLOCK_TREND,
+  H_CLOCK_SEASON, H_CLOCK_VALUE, H_CLOCK_TREND, H_SEASON_PERIOD,
 } from "../layout";
 import { prm, prmI } from "./params";
 import { hI32, hSetI32, hF64, hSetF64 } from "./state";
@@ -35,7 +35,8 @@ export function deriveClock(): void {
   }
   // Calendar days count from the end of the warm-up, so scenario day numbers mean flight days.
   const calDay = <f64>(DAY - prmI(P_WARMUP_DAYS));
-  const period = prm(P_SEASON_PERIOD_DAYS);
+  const own = hF64(H_SEASON_PERIOD);
+  const period = own > 0 ? own : prm(P_SEASON_PERIOD_DAYS);
   SEASON_MULT = period > 0
     ? 1.0 + prm(P_SEASON_AMPLITUDE) * Math.sin(6.283185307179586 * calDay / period + hF64(H_SEASON_PHASE))
     : 1.0;

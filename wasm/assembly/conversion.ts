@@ -16,6 +16,7 @@ import { segParam } from "./tables";
 import { VALUE_MULT } from "./clock";
 import { i32At, segOf, ringIndex, tpFlags, tpHour, tpDecision, flagAdvertiser, flagChannel, stat, hI32, hF64, hAddF64 } from "./state";
 import { attribute, orderTouchpoints, creditAt, slotAt } from "./attribution";
+import { expCredit } from "./experience";
 
 const ADV_CREDIT = memory.data(MAX_BIDDERS * 8); // f64
 const ADV_COUNT = memory.data(MAX_BIDDERS * 4); // i32
@@ -59,6 +60,7 @@ export function convert(u: i32, hour: i32): void {
     if (t < load<i32>(pf)) store<i32>(pf, t);
     if (a == OUR_BIDDER && c > 0) {
       const d = tpDecision(k);
+      expCredit(d, c * value);
       if (inFlight && d >= firstDecision) {
         live += c;
         stat(S_CREDITED_DECISIONS, 1);

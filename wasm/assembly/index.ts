@@ -9,7 +9,25 @@ import {
   IO_TERMINATED, IO_TRUNCATED, IO_INFO,
 } from "./mem";
 import { buildTables } from "./tables";
-export { resetWorld, stepWorlds, checkWorld, reemitWorld, worldPtr } from "./world";
+export { resetWorld, stepWorlds, checkWorld, reemitWorld, worldPtr, rolloutWorld } from "./world";
+export { policyLevelsPtr, policyOutputWidth, policyLoad, policyForward } from "./policy";
+export { expReserve, expClear, expColumnPtr, expLatePtr } from "./experience";
+import { ROWS, LATE_N } from "./experience";
+import { policySetup as setupPolicy, CANON, CANON_LEN } from "./policy";
+import { heapReset, heapAlloc, heapTop } from "./heap";
+export function expRows(): i32 { return ROWS; }
+export function expLateCount(): i32 { return LATE_N; }
+export function policyCanonicalPtr(): usize { return CANON; }
+export function policyCanonicalLength(): i32 { return CANON_LEN; }
+
+/** Declares the policy architecture (after configure); returns the canonical length, 0 when invalid. */
+export function policySetup(layers: i32, h0: i32, h1: i32, h2: i32, h3: i32, act: i32, bidLevels: i32, creatives: i32, obsClip: f32): i32 {
+  const base = heapTop();
+  const end = setupPolicy(base, layers, h0, h1, h2, h3, act, bidLevels, creatives, obsClip);
+  if (end == 0) return 0;
+  heapAlloc(end - base);
+  return CANON_LEN;
+}
 import { stalled } from "./world";
 /** 1 when a world went MAX_IDLE_HOURS without an auction our campaign could bid in. */
 export function isStalled(): i32 { return stalled; }
@@ -39,7 +57,7 @@ export function paramsPtr(): usize {
 let configured = false;
 
 export function memoryEnd(): usize {
-  return configured ? MEMORY_END : PARAMS_BASE + (<usize>PARAMS_F64 << 3);
+  return configured ? heapTop() : PARAMS_BASE + (<usize>PARAMS_F64 << 3);
 }
 
 // Reads the params block, lays out the io buffers and NW worlds, grows memory to fit.
@@ -48,6 +66,7 @@ export function configure(): i32 {
   computeLayout();
   buildTables();
   ensureMemory(MEMORY_END);
+  heapReset(MEMORY_END);
   configured = true;
   scratchBase = 0;
   scratchCap = 0;
@@ -67,9 +86,16 @@ export function infoPtr(): usize { return IO_INFO; }
 // A scratch region of at least `bytes` bytes after everything else; growing memory detaches the
 // caller's views, so callers re-read views after calling this.
 export function scratch(bytes: i32): usize {
-  if (scratchBase == 0) scratchBase = (memoryEnd() + 15) & ~15;
-  if (<usize>bytes > scratchCap) {
-    ensureMemory(scratchBase + <usize>bytes);
+  if (!configured) {
+    if (scratchBase == 0) scratchBase = (memoryEnd() + 15) & ~15;
+    if (<usize>bytes > scratchCap) {
+      ensureMemory(scratchBase + <usize>bytes);
+      scratchCap = <usize>bytes;
+    }
+    return scratchBase;
+  }
+  if (scratchBase == 0 || <usize>bytes > scratchCap) {
+    scratchBase = heapAlloc(<usize>bytes);
     scratchCap = <usize>bytes;
   }
   return scratchBase;

@@ -11,6 +11,8 @@ import {
   P_URGENCY_DELAY_CUT, P_CRISIS_RATE_PER_USER_DAY, S_LOST_JOURNEYS, S_CRISIS_EVENTS, MAX_CREATIVES,
   MAX_DEVICES,
 } from "../layout";
+import { LATE_CONVERTED, LATE_LOST } from "../layout";
+import { expJourneyEnd } from "./experience";
 import {
   NU, RING, NEXT_EVENTS, BLOCK_MIN, NBLOCKS, EVENT_BLOCK, EVENT_BLOCK_SHIFT, U_STAGE, U_JSTART, U_LAST_TOUCH, U_CONV_CHECK, U_REENTRY, U_TOUCHES,
   U_RING_HEAD, U_RING_COUNT, U_ATTENTION, U_PRICE_SENS, U_CRISIS_HOUR, U_SEG, U_CR_EXPO,
@@ -158,6 +160,7 @@ function checkConversion(u: i32, hour: i32): void {
   p *= (1.0 + prm(P_URGENCY_CONV_GAIN) * urgency) * (1.2 - 0.4 * <f64>f32At(U_PRICE_SENS, u));
   if (uniform() < p) {
     convert(u, hour);
+    expJourneyEnd(u, LATE_CONVERTED);
     setU8(U_STAGE, u, STAGE_CONVERTED);
     setI32(U_CONV_CHECK, u, -1);
     setI32(U_REENTRY, u, hour + <i32>(prm(P_REENTRY_DAYS_CONVERTED) * 24.0));
@@ -178,6 +181,7 @@ function lose(u: i32, hour: i32): void {
   setI32(U_REENTRY, u, hour + <i32>(prm(P_REENTRY_DAYS_LOST) * 24.0));
   refreshClass(u);
   stat(S_LOST_JOURNEYS, 1);
+  expJourneyEnd(u, LATE_LOST);
 }
 
 function processUser(u: i32, hour: i32): void {

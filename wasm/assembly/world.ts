@@ -8,7 +8,8 @@ import {
   H_FLIGHT_OVER, H_STARTED, H_LAST_TERMINAL, H_DECISIONS, H_SPEND_TODAY, H_SPEND_FLIGHT,
   H_MARKET_NOISE, H_PRICE_INDEX, H_REWARD_ACC, H_FLIGHT_FIRST_DECISION, H_SEASON_PHASE,
   H_WIN_EMA, H_CPC_EMA, H_RIVALS, H_RIVAL_LEFT, H_STATS_EPISODE, H_STATS_LAST_EPISODE, H_STATS_TOTAL,
-  RIV_STRIDE, RIVF_QUALITY, P_RIVALS, MAX_RIVALS,
+  RIV_STRIDE, RIVF_QUALITY, P_RIVALS, MAX_RIVALS, RIVF_STRATEGY, RIVF_VALUE_MULT,
+  P_RESAMPLE_RIVALS, P_RESAMPLE_VALUE_SD, P_SEASON_PERIOD_JITTER, P_SEASON_PERIOD_DAYS, H_SEASON_PERIOD,
   P_FLIGHT_DAYS, P_WARMUP_DAYS, P_DAILY_BUDGET_MICROS, P_FLIGHT_BUDGET_MICROS, P_BID_MAX,
   P_OUR_CHANNEL_ENABLED, P_QUALITY_WEIGHTED, P_MARKET_NOISE_SD, P_USER_FATIGUE_PER_AD,
   P_PRICE_INDEX_DECAY, P_CREATIVE_CTR_MULT, CHF_MECHANISM, CHF_SLOTS, SEGF_IMPORTANCE_WEIGHT,
@@ -18,11 +19,13 @@ import {
   I_USER, I_IMPORTANCE, I_REF_VALUE_DOLLARS, I_EPISODE, I_OPPORTUNITIES, I_TERMINAL_KIND,
 } from "../layout";
 import {
-  NW, NR, NB, NC, WORLDS_BASE, WORLD_STRIDE, IO_BID, IO_CREATIVE, IO_REWARD, IO_TERMINATED,
+  NW, NR, NB, NC, WORLDS_BASE, WORLD_STRIDE, IO_OBS, IO_BID, IO_CREATIVE, IO_REWARD, IO_TERMINATED,
   IO_TRUNCATED, IO_INFO, shapeHash,
 } from "./mem";
 import { prm, prmI } from "./params";
-import { rngLoad, rngStore, rngSeed, uniform, normal } from "./rng";
+import { rngLoad, rngStore, rngSeed, uniform, normal, below } from "./rng";
+import { act, actBid, actCreative, actLogp, actValue, bidLevel } from "./policy";
+import { expBeginWorld, expEndWorld, expNewRow, expObs, expWriteDecision, expWriteOutcome } from "./experience";
 import { allocate } from "./auction";
 import { deriveClock, HOUR, HOD } from "./clock";
 import { wb, setWorldBase, hI32, hSetI32, hF32, hSetF32, hF64, hSetF64, stat, segOf, bumpExposure } from "./state";
@@ -255,6 +258,26 @@ function clearStep(): void {
   hSetF64(H_REWARD_ACC, 0);
 }
 
+// Per-world variation of the market drawn at reset (the Monte Carlo design: each world a different
+// rival mix and season). Off by default; draws happen only when enabled, so the default stream is
+// unchanged.
+function resampleMarket(): void {
+  const redraw = prm(P_RESAMPLE_RIVALS);
+  const valueSd = prm(P_RESAMPLE_VALUE_SD);
+  if (redraw > 0 || valueSd > 0) {
+    for (let r = 0; r < NR; r++) {
+      const base = H_RIVALS + ((r * RIV_STRIDE) << 2);
+      if (redraw > 0 && uniform() < redraw) hSetF32(base + (RIVF_STRATEGY << 2), <f32>below(4));
+      if (valueSd > 0) {
+        const p = base + (RIVF_VALUE_MULT << 2);
+        hSetF32(p, <f32>(<f64>hF32(p) * Math.exp(valueSd * normal())));
+      }
+    }
+  }
+  const jitter = prm(P_SEASON_PERIOD_JITTER);
+  if (jitter > 0) hSetF64(H_SEASON_PERIOD, prm(P_SEASON_PERIOD_DAYS) * (1.0 + jitter * (2.0 * uniform() - 1.0)));
+}
+
 export function resetWorld(w: i32, seedLo: u32, seedHi: u32): void {
   const base = worldBase(w);
   memory.fill(base, 0, WORLD_STRIDE);
@@ -276,6 +299,7 @@ export function resetWorld(w: i32, seedLo: u32, seedHi: u32): void {
       hSetF32(H_RIVALS + ((r * RIV_STRIDE + f) << 2), <f32>prm(P_RIVALS + r * RIV_STRIDE + f));
     }
   }
+  resampleMarket();
   initPopulation();
   refillRivalBudgets();
   refreshRivalQuality();
@@ -308,6 +332,46 @@ function stepWorld(w: i32): void {
   writeInfo(w, reward);
   writeObs(w, true);
   leaveWorld();
+}
+
+// Rolls world w out with the loaded policy until its pending decision is at or after `untilHour`,
+// writing one experience row per decision (experience.ts). The world is left pending at a decision,
+// so rollouts, env steps and serialisation compose. `global` names the world in the rows, `salt`
+// drives importance sampling; greedy != 0 takes each head's argmax instead of sampling.
+export function rolloutWorld(w: i32, global: u32, salt: u32, untilHour: i32, greedy: i32, version: u32): i32 {
+  enterWorld(w);
+  expBeginWorld(global, <u32>hF64(H_DECISIONS), salt, version);
+  const bidMax = prm(P_BID_MAX);
+  const obsIo = IO_OBS + <usize>w * OBS_DIM * 4;
+  let decisions = 0;
+  while (HOUR < untilHour && stalled == 0) {
+    const r = expNewRow();
+    const obs = expObs(r);
+    memory.copy(obs, obsIo, <usize>OBS_DIM << 2);
+    act(obs, greedy != 0);
+    const refValue = hF32(H_P_REF_VALUE);
+    let bid = bidLevel(actBid) * <f64>refValue;
+    if (!(bid >= 0)) bid = 0;
+    if (bid > bidMax) bid = bidMax;
+    const u = hI32(H_P_USER);
+    const decision = <u32>hF64(H_DECISIONS);
+    expWriteDecision(r, decision, u, HOUR, hI32(H_EPISODE), segOf(u), hI32(H_P_CHANNEL), refValue, actBid, actCreative, bid, actLogp, actValue);
+    clearStep();
+    stat(S_DECISIONS, 1);
+    restoreOpportunity();
+    resolve(bid, actCreative, true);
+    hSetI32(H_PENDING, 0);
+    hSetF64(H_DECISIONS, hF64(H_DECISIONS) + 1);
+    advance();
+    expWriteOutcome(r, stepCost, stepWon, stepClicked, stepSlot, stepTerminal);
+    writeObs(w, true);
+    decisions++;
+  }
+  expEndWorld();
+  clearStep();
+  writeInfo(w, 0);
+  leaveWorld();
+  return decisions;
 }
 
 // Returns 1 when a world stalled (see MAX_IDLE_HOURS), so the caller needs no second call.

@@ -1,0 +1,117 @@
+// Runs one task -- a batch of worlds for one iteration -- in a WASM instance: load or create each
+// world, roll it out with the policy, write its next state, and return the experience as Arrow
+// IPC bytes. Worker threads and the in-process path run exactly this code.
+import { instantiateCore, type CoreExports, type WasmTarget } from "../wasm/loader.js";
+import * as L from "../wasm/layout.js";
+import { writeParams } from "../env/params.js";
+import type { GaelpConfig } from "../env/config.js";
+import type { PolicySpec } from "../agents/policy/spec.js";
+import { WasmPolicy } from "./wasm_policy.js";
+import { EXPERIENCE_SCHEMA, LATE_SCHEMA, experienceBatch, lateBatch, toIpcStream } from "./experience.js";
+import type { RecordBatch } from "apache-arrow";
+
+/** One world of a task. */
+export interface WorldJob {
+  index: number; // global world index
+  seedLo: number; // world seed (used when fresh)
+  seedHi: number;
+  salt: number; // importance-sampling salt
+  fresh: boolean; // create from the seed instead of loading the committed state
+  readHalf: 0 | 1; // which half of its state buffer holds the committed state (the other is written)
+}
+
+export interface TaskDesc {
+  iteration: number;
+  attempt: number;
+  untilHour: number;
+  greedy: boolean;
+  policyVersion: number;
+  worlds: WorldJob[];
+  /** test hook (only honoured when the engine enables fault injection) */
+  fault?: { afterWorld: number; kind: "exit" | "throw" | "oom" };
+}
+
+export interface TaskResult {
+  rowsIpc: Uint8Array; // Arrow IPC stream: one record batch per world, in task order
+  lateIpc: Uint8Array; // Arrow IPC stream of late events (one batch)
+  rowsPerWorld: number[];
+  decisions: number; // decisions made (before importance sampling drops rows)
+  late: number;
+  stalled: boolean;
+}
+
+type Fn = (...a: number[]) => number;
+
+export class WorldRunner {
+  readonly core: CoreExports;
+  readonly slots: number;
+  readonly worldBytes: number;
+  readonly policy: WasmPolicy;
+  private readonly f: Record<string, Fn>;
+
+  constructor(config: GaelpConfig, spec: PolicySpec, slots: number, wasm: WasmTarget = "release") {
+    this.core = instantiateCore(wasm);
+    this.slots = slots;
+    this.f = this.core as unknown as Record<string, Fn>;
+    writeParams(config, slots, new Float64Array(this.core.memory.buffer, this.core.paramsPtr(), L.PARAMS_F64));
+    this.worldBytes = this.f.configure();
+    this.policy = new WasmPolicy(this.core, spec);
+    this.f.expReserve(4096, 256);
+  }
+
+  setPolicy(weights: Float32Array, version: number): void {
+    if (this.policy.version !== version) this.policy.setWeights(weights, version);
+  }
+
+  /** Runs a task. `states[i]` is world i's double buffer (2 x worldBytes): the committed half is
+   *  read, the other written, so a task that dies leaves the committed state intact. */
+  run(desc: TaskDesc, states: Uint8Array[], onWorldDone?: (i: number) => void): TaskResult {
+    const n = desc.worlds.length;
+    if (n > this.slots) throw new RangeError(`task has ${n} worlds; this runner holds ${this.slots}`);
+    const f = this.f;
+    f.expClear();
+    const wb = this.worldBytes;
+    const rowsPerWorld: number[] = [];
+    let decisions = 0;
+    for (let i = 0; i < n; i++) {
+      const job = desc.worlds[i];
+      const state = states[i];
+      if (state.byteLength !== 2 * wb) throw new RangeError(`world ${job.index}: state buffer is ${state.byteLength} bytes, expected ${2 * wb}`);
+      if (job.fresh) {
+        f.resetWorld(i, job.seedLo, job.seedHi);
+      } else {
+        const mem = new Uint8Array(this.core.memory.buffer);
+        mem.set(state.subarray(job.readHalf * wb, (job.readHalf + 1) * wb), f.worldPtr(i));
+        const code = f.checkWorld(i);
+        if (code !== 0) throw new Error(`world ${job.index}: committed state is invalid (code ${code})`);
+        f.reemitWorld(i);
+      }
+      const before = f.expRows();
+      decisions += f.rolloutWorld(i, job.index, job.salt, desc.untilHour, desc.greedy ? 1 : 0, desc.policyVersion);
+      if (f.isStalled() !== 0) throw new Error(`world ${job.index} stalled: no auction our campaign may bid in for 5 years`);
+      rowsPerWorld.push(f.expRows() - before);
+      const mem = new Uint8Array(this.core.memory.buffer);
+      const w = 1 - job.readHalf;
+      const src = f.worldPtr(i);
+      state.set(mem.subarray(src, src + wb), w * wb);
+      onWorldDone?.(i);
+    }
+    const mem = this.core.memory.buffer as ArrayBuffer;
+    const colPtr = (id: number) => f.expColumnPtr(id);
+    const batches: RecordBatch[] = [];
+    let row = 0;
+    for (const rows of rowsPerWorld) {
+      batches.push(experienceBatch(mem, colPtr, row, rows));
+      row += rows;
+    }
+    const late = f.expLateCount();
+    return {
+      rowsIpc: toIpcStream(EXPERIENCE_SCHEMA, batches),
+      lateIpc: toIpcStream(LATE_SCHEMA, [lateBatch(mem, f.expLatePtr(), 0, late)]),
+      rowsPerWorld,
+      decisions,
+      late,
+      stalled: false,
+    };
+  }
+}

@@ -1,0 +1,393 @@
+// The bidding policy's forward pass: observation normalisation, an MLP trunk, and one fused output
+// layer holding the bid logits, the creative logits and the value. The same code acts in rollouts
+// (sampling with the world's RNG) and serves bids, so training and serving cannot drift apart.
+//
+// JS writes the canonical weights (agents/policy/spec.ts) at CANON and calls policyLoad(), which
+// repacks them for the kernel: every layer's kernel is [inputs x outputs padded to 16], input-major,
+// so a layer is a sum of input-scaled weight rows -- 4 SIMD accumulators per 16 outputs, and an
+// input that is zero (one-hot features, ReLU outputs) costs one compare instead of a row.
+import { OBS_DIM } from "../layout";
+import { uniform } from "./rng";
+
+export const ACT_RELU = 0;
+export const ACT_TANH = 1;
+const MAX_LAYERS = 4;
+const MAX_UNITS = 1024;
+
+// activations (padded widths; 16-byte aligned)
+const XIN = memory.data(64 * 4, 16);
+const HA = memory.data(MAX_UNITS * 4, 16);
+const HB = memory.data(MAX_UNITS * 4, 16);
+const OUT = memory.data(64 * 4, 16);
+const EXPS = memory.data(64 * 4, 16);
+const HIDDEN = memory.data(MAX_LAYERS * 4); // i32 units per layer
+const LEVELS = memory.data(32 * 4); // f32 bid multipliers
+
+let nLayers: i32 = 0;
+let activation: i32 = ACT_RELU;
+let nBid: i32 = 0;
+let nCr: i32 = 0;
+let nOut: i32 = 0; // nBid + nCr + 1
+let clipHi: f32 = 10;
+export let CANON: usize = 0; // f32 canonical weights, written by JS
+export let CANON_LEN: i32 = 0;
+let PACKED: usize = 0; // repacked weights
+let NORM_MEAN: usize = 0; // f32 [OBS_DIM]
+let NORM_INV: usize = 0; // f32 [OBS_DIM] 1 / std
+export let policyLoaded = false;
+
+// outputs of the last act()
+export let actBid: i32 = 0;
+export let actCreative: i32 = 0;
+export let actLogp: f64 = 0;
+export let actValue: f64 = 0;
+
+// layer widths are padded to whole f32x4 lanes
+@inline function pad4(n: i32): i32 {
+  return (n + 3) & ~3;
+}
+@inline function units(l: i32): i32 {
+  return load<i32>(HIDDEN + (<usize>l << 2));
+}
+
+function packedBytes(): usize {
+  let bytes: usize = <usize>OBS_DIM * 8;
+  let inputs = OBS_DIM;
+  for (let l = 0; l < nLayers; l++) {
+    const h = pad4(units(l));
+    bytes += <usize>(inputs * h + h) << 2;
+    inputs = units(l);
+  }
+  const o = pad4(nOut);
+  bytes += <usize>(inputs * o + o) << 2;
+  return bytes;
+}
+
+function canonicalLength(): i32 {
+  let n = OBS_DIM * 2;
+  let inputs = OBS_DIM;
+  for (let l = 0; l < nLayers; l++) {
+    n += inputs * units(l) + units(l);
+    inputs = units(l);
+  }
+  return n + inputs * nOut + nOut;
+}
+
+/** Declares the architecture and places its buffers at `base`. Returns the end of the region
+ *  (0 when the architecture is out of range). The canonical array lives at policyCanonicalPtr(). */
+export function policySetup(base: usize, layers: i32, h0: i32, h1: i32, h2: i32, h3: i32, act: i32, bidLevels: i32, creatives: i32, obsClip: f32): usize {
+  if (layers < 1 || layers > MAX_LAYERS || bidLevels < 2 || bidLevels > 32 || creatives < 1 || creatives > 8) return 0;
+  store<i32>(HIDDEN, h0);
+  store<i32>(HIDDEN + 4, h1);
+  store<i32>(HIDDEN + 8, h2);
+  store<i32>(HIDDEN + 12, h3);
+  for (let l = 0; l < layers; l++) {
+    const h = load<i32>(HIDDEN + (<usize>l << 2));
+    if (h < 1 || h > MAX_UNITS) return 0;
+  }
+  nLayers = layers;
+  activation = act;
+  nBid = bidLevels;
+  nCr = creatives;
+  nOut = bidLevels + creatives + 1;
+  clipHi = obsClip;
+  CANON_LEN = canonicalLength();
+  CANON = (base + 15) & ~15;
+  PACKED = (CANON + (<usize>CANON_LEN << 2) + 15) & ~15;
+  NORM_MEAN = PACKED;
+  NORM_INV = PACKED + (<usize>OBS_DIM << 2);
+  policyLoaded = false;
+  return PACKED + packedBytes();
+}
+
+export function policyLevelsPtr(): usize {
+  return LEVELS;
+}
+
+export function policyOutputWidth(): i32 {
+  return nOut;
+}
+
+/** Repacks the canonical weights. Returns 0, or 1 when a weight is not finite, 2 when a std is not > 0. */
+export function policyLoad(): i32 {
+  let c = CANON;
+  for (let i = 0; i < CANON_LEN; i++) {
+    const v = load<f32>(CANON + (<usize>i << 2));
+    if (!isFinite(v)) return 1;
+  }
+  for (let i = 0; i < OBS_DIM; i++) {
+    store<f32>(NORM_MEAN + (<usize>i << 2), load<f32>(c + (<usize>i << 2)));
+    const sd = load<f32>(c + (<usize>(OBS_DIM + i) << 2));
+    if (!(sd > 0)) return 2;
+    store<f32>(NORM_INV + (<usize>i << 2), <f32>1.0 / sd);
+  }
+  c += <usize>OBS_DIM << 3;
+  let p = PACKED + (<usize>OBS_DIM << 3);
+  let inputs = OBS_DIM;
+  for (let l = 0; l < nLayers; l++) {
+    const n = units(l);
+    const np = pad4(n);
+    // kernel rows, each padded with zeros to np; then the bias
+    for (let i = 0; i < inputs; i++) {
+      for (let j = 0; j < np; j++) {
+        store<f32>(p + (<usize>(i * np + j) << 2), j < n ? load<f32>(c + (<usize>(i * n + j) << 2)) : 0);
+      }
+    }
+    c += <usize>(inputs * n) << 2;
+    p += <usize>(inputs * np) << 2;
+    for (let j = 0; j < np; j++) store<f32>(p + (<usize>j << 2), j < n ? load<f32>(c + (<usize>j << 2)) : 0);
+    c += <usize>n << 2;
+    p += <usize>np << 2;
+    inputs = n;
+  }
+  packHeads();
+  policyLoaded = true;
+  return 0;
+}
+
+// The canonical layout keeps the three heads as separate tensors (kernel, bias each); the kernel
+// computes them as one layer, so their columns are gathered into one padded matrix.
+function packHeads(): void {
+  let c = CANON + (<usize>OBS_DIM << 3);
+  let inputs = OBS_DIM;
+  let p = PACKED + (<usize>OBS_DIM << 3);
+  for (let l = 0; l < nLayers; l++) {
+    const n = units(l);
+    c += <usize>(inputs * n + n) << 2;
+    p += <usize>(inputs * pad4(n) + pad4(n)) << 2;
+    inputs = n;
+  }
+  const np = pad4(nOut);
+  const kb = p;
+  const bb = p + (<usize>(inputs * np) << 2);
+  memory.fill(kb, 0, <usize>(inputs * np + np) << 2);
+  let col = 0;
+  for (let head = 0; head < 3; head++) {
+    const n = head == 0 ? nBid : head == 1 ? nCr : 1;
+    for (let i = 0; i < inputs; i++) {
+      for (let j = 0; j < n; j++) {
+        store<f32>(kb + (<usize>(i * np + col + j) << 2), load<f32>(c + (<usize>(i * n + j) << 2)));
+      }
+    }
+    c += <usize>(inputs * n) << 2;
+    for (let j = 0; j < n; j++) store<f32>(bb + (<usize>(col + j) << 2), load<f32>(c + (<usize>j << 2)));
+    c += <usize>n << 2;
+    col += n;
+  }
+}
+
+// out[0..np) = bias + sum_i x[i] * W[i, :]. The nonzero inputs are gathered first (branch-free),
+// so one-hot features and inactive ReLU units cost nothing in the row loop and the loop has no
+// data-dependent branch. Outputs go in groups of 32, then 16, then 4 (np is a multiple of 4).
+const NZ_IDX = memory.data(MAX_UNITS * 4, 16);
+const NZ_VAL = memory.data(MAX_UNITS * 4, 16);
+
+@inline function gatherNonzero(x: usize, nIn: i32): i32 {
+  let m = 0;
+  for (let i = 0; i < nIn; i++) {
+    const v = load<f32>(x + (<usize>i << 2));
+    store<i32>(NZ_IDX + (<usize>m << 2), i);
+    store<f32>(NZ_VAL + (<usize>m << 2), v);
+    m += v != 0 ? 1 : 0;
+  }
+  return m;
+}
+
+function dense(x: usize, nIn: i32, w: usize, np: i32, out: usize): void {
+  const m = gatherNonzero(x, nIn);
+  const stride = <usize>np << 2;
+  const bias = w + <usize>nIn * stride;
+  let c = 0;
+  for (; c + 32 <= np; c += 32) {
+    const cb = <usize>c << 2;
+    let a0 = v128.load(bias + cb);
+    let a1 = v128.load(bias + cb, 16);
+    let a2 = v128.load(bias + cb, 32);
+    let a3 = v128.load(bias + cb, 48);
+    let a4 = v128.load(bias + cb, 64);
+    let a5 = v128.load(bias + cb, 80);
+    let a6 = v128.load(bias + cb, 96);
+    let a7 = v128.load(bias + cb, 112);
+    for (let k = 0; k < m; k++) {
+      const kb = <usize>k << 2;
+      const wp = w + <usize>load<i32>(NZ_IDX + kb) * stride + cb;
+      const s = f32x4.splat(load<f32>(NZ_VAL + kb));
+      a0 = f32x4.add(a0, f32x4.mul(s, v128.load(wp)));
+      a1 = f32x4.add(a1, f32x4.mul(s, v128.load(wp, 16)));
+      a2 = f32x4.add(a2, f32x4.mul(s, v128.load(wp, 32)));
+      a3 = f32x4.add(a3, f32x4.mul(s, v128.load(wp, 48)));
+      a4 = f32x4.add(a4, f32x4.mul(s, v128.load(wp, 64)));
+      a5 = f32x4.add(a5, f32x4.mul(s, v128.load(wp, 80)));
+      a6 = f32x4.add(a6, f32x4.mul(s, v128.load(wp, 96)));
+      a7 = f32x4.add(a7, f32x4.mul(s, v128.load(wp, 112)));
+    }
+    v128.store(out + cb, a0);
+    v128.store(out + cb, a1, 16);
+    v128.store(out + cb, a2, 32);
+    v128.store(out + cb, a3, 48);
+    v128.store(out + cb, a4, 64);
+    v128.store(out + cb, a5, 80);
+    v128.store(out + cb, a6, 96);
+    v128.store(out + cb, a7, 112);
+  }
+  if (c + 16 <= np) {
+    const cb = <usize>c << 2;
+    let a0 = v128.load(bias + cb);
+    let a1 = v128.load(bias + cb, 16);
+    let a2 = v128.load(bias + cb, 32);
+    let a3 = v128.load(bias + cb, 48);
+    for (let k = 0; k < m; k++) {
+      const kb = <usize>k << 2;
+      const wp = w + <usize>load<i32>(NZ_IDX + kb) * stride + cb;
+      const s = f32x4.splat(load<f32>(NZ_VAL + kb));
+      a0 = f32x4.add(a0, f32x4.mul(s, v128.load(wp)));
+      a1 = f32x4.add(a1, f32x4.mul(s, v128.load(wp, 16)));
+      a2 = f32x4.add(a2, f32x4.mul(s, v128.load(wp, 32)));
+      a3 = f32x4.add(a3, f32x4.mul(s, v128.load(wp, 48)));
+    }
+    v128.store(out + cb, a0);
+    v128.store(out + cb, a1, 16);
+    v128.store(out + cb, a2, 32);
+    v128.store(out + cb, a3, 48);
+    c += 16;
+  }
+  for (; c < np; c += 4) {
+    const cb = <usize>c << 2;
+    let a0 = v128.load(bias + cb);
+    for (let k = 0; k < m; k++) {
+      const kb = <usize>k << 2;
+      const wp = w + <usize>load<i32>(NZ_IDX + kb) * stride + cb;
+      a0 = f32x4.add(a0, f32x4.mul(f32x4.splat(load<f32>(NZ_VAL + kb)), v128.load(wp)));
+    }
+    v128.store(out + cb, a0);
+  }
+}
+
+// e^x for four lanes: range reduction to r in [-ln2/2, ln2/2], a degree-6 Taylor polynomial
+// (relative error < 2e-7), and 2^n built in the exponent bits. x is clamped to [-87, 88].
+@inline function expv(x: v128): v128 {
+  x = f32x4.max(f32x4.min(x, f32x4.splat(88.0)), f32x4.splat(-87.0));
+  const n = f32x4.nearest(f32x4.mul(x, f32x4.splat(1.4426950408889634)));
+  let r = f32x4.sub(x, f32x4.mul(n, f32x4.splat(0.693359375)));
+  r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(-2.12194440e-4)));
+  let p = f32x4.splat(1.3888889e-3);
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(8.3333333e-3));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(4.1666667e-2));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.6666667e-1));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(0.5));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0));
+  const bits = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
+  return f32x4.mul(p, bits);
+}
+
+function activate(h: usize, np: i32): void {
+  if (activation == ACT_RELU) {
+    const zero = f32x4.splat(0);
+    for (let j = 0; j < np; j += 4) {
+      const p = h + (<usize>j << 2);
+      v128.store(p, f32x4.max(v128.load(p), zero));
+    }
+  } else {
+    // tanh(x) = sign(x) (1 - 2 / (e^{2|x|} + 1)); |x| > 9 is +-1 to f32 precision
+    const one = f32x4.splat(1.0);
+    const two = f32x4.splat(2.0);
+    for (let j = 0; j < np; j += 4) {
+      const p = h + (<usize>j << 2);
+      const x = v128.load(p);
+      const ax = f32x4.min(f32x4.abs(x), f32x4.splat(9.0));
+      const e = expv(f32x4.mul(ax, two));
+      const t = f32x4.sub(one, f32x4.div(two, f32x4.add(e, one)));
+      // copy the sign of x onto t
+      v128.store(p, v128.or(v128.and(t, i32x4.splat(0x7fffffff)), v128.and(x, i32x4.splat(0x80000000))));
+    }
+  }
+}
+
+// Forward pass of one observation into OUT (bid logits, creative logits, value).
+function forward(obs: usize): void {
+  const lo = -clipHi;
+  for (let i = 0; i < OBS_DIM; i++) {
+    const o = <usize>i << 2;
+    let v = (load<f32>(obs + o) - load<f32>(NORM_MEAN + o)) * load<f32>(NORM_INV + o);
+    if (v > clipHi) v = clipHi;
+    if (v < lo) v = lo;
+    store<f32>(XIN + o, v);
+  }
+  let x = XIN;
+  let inputs = OBS_DIM;
+  let w = PACKED + (<usize>OBS_DIM << 3);
+  let out = HA;
+  for (let l = 0; l < nLayers; l++) {
+    const n = units(l);
+    const np = pad4(n);
+    dense(x, inputs, w, np, out);
+    activate(out, np);
+    w += <usize>(inputs * np + np) << 2;
+    x = out;
+    out = out == HA ? HB : HA;
+    inputs = n;
+  }
+  dense(x, inputs, w, pad4(nOut), OUT);
+}
+
+/** Forward pass of n observations (f32 [n x OBS_DIM]) into out (f32 [n x policyOutputWidth()]). */
+export function policyForward(n: i32, obs: usize, out: usize): void {
+  for (let r = 0; r < n; r++) {
+    forward(obs + <usize>r * OBS_DIM * 4);
+    memory.copy(out + <usize>r * nOut * 4, OUT, <usize>nOut << 2);
+  }
+}
+
+// Samples (or, greedy, takes the argmax of) a categorical over n logits at p; returns the index
+// and leaves its log-probability in headLogp.
+let headLogp: f64 = 0;
+function chooseHead(p: usize, n: i32, greedy: bool): i32 {
+  let mx = load<f32>(p);
+  let arg = 0;
+  for (let i = 1; i < n; i++) {
+    const v = load<f32>(p + (<usize>i << 2));
+    if (v > mx) {
+      mx = v;
+      arg = i;
+    }
+  }
+  const m = f32x4.splat(mx);
+  for (let i = 0; i < n; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(EXPS + o, expv(f32x4.sub(v128.load(p + o), m)));
+  }
+  let sum: f64 = 0;
+  for (let i = 0; i < n; i++) sum += <f64>load<f32>(EXPS + (<usize>i << 2));
+  let a = arg;
+  if (!greedy) {
+    const target = uniform() * sum;
+    let acc: f64 = 0;
+    a = n - 1;
+    for (let i = 0; i < n; i++) {
+      acc += <f64>load<f32>(EXPS + (<usize>i << 2));
+      if (target < acc) {
+        a = i;
+        break;
+      }
+    }
+  }
+  headLogp = <f64>(load<f32>(p + (<usize>a << 2)) - mx) - Math.log(sum);
+  return a;
+}
+
+/** Acts on one observation: bid level, creative, joint log-probability and value (act* globals).
+ *  Sampling draws from the current world's RNG, so actions are part of the world's stream. */
+export function act(obs: usize, greedy: bool): void {
+  forward(obs);
+  actBid = chooseHead(OUT, nBid, greedy);
+  let logp = headLogp;
+  actCreative = chooseHead(OUT + (<usize>nBid << 2), nCr, greedy);
+  logp += headLogp;
+  actLogp = logp;
+  actValue = <f64>load<f32>(OUT + (<usize>(nBid + nCr) << 2));
+}
+
+@inline export function bidLevel(a: i32): f64 {
+  return <f64>load<f32>(LEVELS + (<usize>a << 2));
+}
