@@ -253,7 +253,7 @@ export class RolloutEngine {
         batches.push(b);
       });
       const lt = tableFromIPC(res.lateIpc);
-      if (lt.numRows !== res.late) throw new Error(`iteration ${it}: task ${t} sent ${lt.numRows} late events, counted ${res.late}`);
+      if (lt.numRows !== res.late || lt.batches.length !== worlds.length) throw new Error(`iteration ${it}: task ${t} sent ${lt.numRows} late events in ${lt.batches.length} batches, counted ${res.late} for ${worlds.length} worlds`);
       late.push(...lt.batches);
       lateEvents += lt.numRows;
       decisions += res.decisions;

@@ -13,8 +13,9 @@ const runner = new WorldRunner(init.config, init.spec, init.slots, init.wasm);
 function injectFault(kind: "exit" | "throw" | "oom"): void {
   if (kind === "exit") process.exit(3);
   if (kind === "throw") throw new Error("injected fault");
-  const hog: Float64Array[] = [];
-  for (;;) hog.push(new Float64Array(1 << 20).fill(1)); // until resourceLimits stops the thread
+  // JS heap (not ArrayBuffers, which live outside it) until resourceLimits stops the thread
+  const hog: number[][] = [];
+  for (let i = 0; ; i++) hog.push(Array.from({ length: 1 << 16 }, (_, k) => k + i + 0.5));
 }
 
 export default function runTask(payload: TaskPayload): unknown {

@@ -33,8 +33,9 @@ export interface TaskDesc {
 
 export interface TaskResult {
   rowsIpc: Uint8Array; // Arrow IPC stream: one record batch per world, in task order
-  lateIpc: Uint8Array; // Arrow IPC stream of late events (one batch)
+  lateIpc: Uint8Array; // Arrow IPC stream of late events: one batch per world, in task order
   rowsPerWorld: number[];
+  latePerWorld: number[];
   decisions: number; // decisions made (before importance sampling drops rows)
   late: number;
   stalled: boolean;
@@ -72,6 +73,7 @@ export class WorldRunner {
     f.expClear();
     const wb = this.worldBytes;
     const rowsPerWorld: number[] = [];
+    const latePerWorld: number[] = [];
     let decisions = 0;
     for (let i = 0; i < n; i++) {
       const job = desc.worlds[i];
@@ -87,9 +89,11 @@ export class WorldRunner {
         f.reemitWorld(i);
       }
       const before = f.expRows();
+      const lateBefore = f.expLateCount();
       decisions += f.rolloutWorld(i, job.index, job.salt, desc.untilHour, desc.greedy ? 1 : 0, desc.policyVersion);
       if (f.isStalled() !== 0) throw new Error(`world ${job.index} stalled: no auction our campaign may bid in for 5 years`);
       rowsPerWorld.push(f.expRows() - before);
+      latePerWorld.push(f.expLateCount() - lateBefore);
       const mem = new Uint8Array(this.core.memory.buffer);
       const w = 1 - job.readHalf;
       const src = f.worldPtr(i);
@@ -104,13 +108,19 @@ export class WorldRunner {
       batches.push(experienceBatch(mem, colPtr, row, rows));
       row += rows;
     }
-    const late = f.expLateCount();
+    const lateBatches: RecordBatch[] = [];
+    let at = 0;
+    for (const k of latePerWorld) {
+      lateBatches.push(lateBatch(mem, f.expLatePtr(), at, at + k));
+      at += k;
+    }
     return {
       rowsIpc: toIpcStream(EXPERIENCE_SCHEMA, batches),
-      lateIpc: toIpcStream(LATE_SCHEMA, [lateBatch(mem, f.expLatePtr(), 0, late)]),
+      lateIpc: toIpcStream(LATE_SCHEMA, lateBatches),
       rowsPerWorld,
+      latePerWorld,
       decisions,
-      late,
+      late: at,
       stalled: false,
     };
   }
