@@ -24,6 +24,8 @@ interface Suite {
 const SUITES: Suite[] = [
   { name: "auction", load: async () => (await import("./auction.bench.js")).benchAuction },
   { name: "world", load: async () => (await import("./world.bench.js")).benchWorld },
+  { name: "policy", load: async () => (await import("./engine.bench.js")).benchPolicy },
+  { name: "engine", load: async () => (await import("./engine.bench.js")).benchEngine },
 ];
 
 /** Project root whether running from sources (bench/run.ts) or compiled (dist/bench/run.js). */

@@ -11,6 +11,8 @@ import { BIDDER_NAMES, BIDDERS, BidderParamError, createBidder, describeRange, r
 import type { KpiRow, SimulationReport } from "./simulate.js";
 import { perWorldCsv, runSimulation, summaryCsv, writeFilesAtomic } from "./simulate.js";
 import { type CalibrationReport, runCalibration } from "./calibrate.js";
+import { readWeightsFile, runRollout } from "./rollout.js";
+import { defaultPolicySpec } from "../agents/policy/spec.js";
 
 export interface CliIo {
   out(text: string): void;
@@ -241,6 +243,45 @@ export function buildProgram(io: CliIo, setCode: (code: number) => void): Comman
       if (o.json) io.out(JSON.stringify(report) + "\n");
       else printCalibration(io, report);
       setCode(o.check && !report.pass ? 1 : 0);
+    });
+
+  program
+    .command("rollout")
+    .description("Roll out --worlds worlds for --iterations x --hours simulated hours with a policy in the Piscina pool and write the experience as an Arrow IPC file (one row per decision; late credit for earlier rows goes to <out>.late.arrow)")
+    .addOption(new Option("--scenario <name>", "scenario preset").choices(SCENARIO_NAMES).default("default"))
+    .addOption(new Option("--worlds <n>", "independent seeded worlds").argParser(intIn(1, 65536)).default(64))
+    .addOption(new Option("--hours <n>", "simulated hours per iteration").argParser(intIn(1, 87600)).default(24))
+    .addOption(new Option("--iterations <n>", "iterations (worlds persist between them)").argParser(intIn(1, 100000)).default(1))
+    .addOption(new Option("--seed <n>", "root seed (a non-negative integer)").argParser(intIn(0, Number.MAX_SAFE_INTEGER)).default(1))
+    .addOption(new Option("--threads <n>", "worker threads (0: run on the main thread)").argParser(intIn(0, 256)))
+    .addOption(new Option("--worlds-per-task <n>", "worlds per pool task (default: 4 tasks per thread)").argParser(intIn(1, 65536)))
+    .option("--weights <file>", "policy weights: raw float32 in the canonical layout (agents/policy/spec.ts); default: the uniform policy")
+    .option("--greedy", "take the most likely action instead of sampling", false)
+    .requiredOption("--out <file>", "Arrow IPC file to write (written atomically)")
+    .option("--config <file>", "JSON file of config overrides (applied on top of the scenario)")
+    .addOption(new Option("--set <key.path=value>", "override one config field (repeatable)").argParser(collect).default([], "none"))
+    .option("--json", "print one JSON object instead of the summary", false)
+    .action(async (o: { scenario: string; worlds: number; hours: number; iterations: number; seed: number; threads?: number; worldsPerTask?: number; weights?: string; greedy: boolean; out: string; config?: string; set: string[]; json: boolean }) => {
+      const config = loadConfig(o);
+      const spec = defaultPolicySpec(config.campaign.creatives.length);
+      let weights: Float32Array | undefined;
+      if (o.weights !== undefined) {
+        try {
+          weights = readWeightsFile(o.weights, spec);
+        } catch (e) {
+          throw new UsageError(`--weights ${o.weights}: ${(e as Error).message}`);
+        }
+      }
+      if (o.worldsPerTask !== undefined && o.worldsPerTask > o.worlds) throw new UsageError(`--worlds-per-task ${o.worldsPerTask}: Allowed: at most --worlds (${o.worlds}).`);
+      const report = await runRollout({ config, spec, weights, worlds: o.worlds, hours: o.hours, iterations: o.iterations, seed: o.seed, threads: o.threads, worldsPerTask: o.worldsPerTask, greedy: o.greedy, out: o.out });
+      if (o.json) io.out(JSON.stringify(report) + "\n");
+      else {
+        io.out(`gaelp rollout: ${o.scenario}, ${o.worlds} worlds x ${o.iterations} x ${o.hours} h, seed ${o.seed}\n`);
+        io.out(`  ${report.rows.toLocaleString("en-US")} rows (${report.decisions.toLocaleString("en-US")} decisions), ${report.lateEvents} late events, ${report.retries} retried tasks\n`);
+        io.out(`  ${report.seconds.toFixed(2)} s engine time, ${Math.round(report.rowsPerSecond).toLocaleString("en-US")} rows/s\n`);
+        io.out(`  wrote ${report.out} (${(report.bytes / 1e6).toFixed(1)} MB)${report.lateOut ? ` and ${report.lateOut}` : ""}\n`);
+      }
+      setCode(0);
     });
 
   return program;
