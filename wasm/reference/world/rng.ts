@@ -1,22 +1,24 @@
 // SplitMix64 (Steele, Lea & Flood; the generator Java's SplittableRandom uses): one u64 of state.
-// Reference of wasm/assembly/rng.ts: the u64 is two u32 halves (S_HI:S_LO) and every 64-bit step
-// is done on the halves with Math.imul, so no BigInt is in the hot path.
+// Reference of wasm/assembly/rng.ts: the u64 is two 32-bit halves (S_HI:S_LO) and every 64-bit
+// step is done on the halves with Math.imul, so no BigInt is in the hot path. Module variables
+// keep the halves as int32 bit patterns (`| 0`), which V8 stores unboxed; arithmetic reads them
+// back as u32 with `>>> 0`.
 // The state of the world being stepped lives here; world.ts loads it from the world header before
 // a world runs and stores it back after, so the world buffer stays the whole state.
-import { loadU32, storeU32 } from "./memory.js";
+import { loadI32, storeI32 } from "./memory.js";
 
 // 0x853c49e6748fea9b
-let S_LO = 0x748fea9b;
-let S_HI = 0x853c49e6;
+let S_LO = 0x748fea9b | 0;
+let S_HI = 0x853c49e6 | 0;
 
 export function rngLoad(ptr: number): void {
-  S_LO = loadU32(ptr);
-  S_HI = loadU32(ptr + 4);
+  S_LO = loadI32(ptr);
+  S_HI = loadI32(ptr + 4);
 }
 
 export function rngStore(ptr: number): void {
-  storeU32(ptr, S_LO);
-  storeU32(ptr + 4, S_HI);
+  storeI32(ptr, S_LO);
+  storeI32(ptr + 4, S_HI);
 }
 
 /** High 32 bits of the 64-bit product of two u32. The f64 product is within 2^12 of the exact
@@ -26,11 +28,12 @@ function mulHi32(a: number, b: number): number {
   return Math.round((a * b - lo) * 2.3283064365386963e-10) >>> 0;
 }
 
-// the mixer's output, z ^ (z >> 31) after the two multiplies
+// the mixer's output, z ^ (z >> 31) after the two multiplies (int32 bit patterns)
 let Z_LO = 0;
 let Z_HI = 0;
 
 // z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9; z = (z ^ (z >> 27)) * 0x94d049bb133111eb; z ^ (z >> 31)
+// hi, lo: the u32 halves of z
 function mix64(hi: number, lo: number): void {
   // z ^= z >> 30
   let xl = (lo ^ ((lo >>> 30) | (hi << 2))) >>> 0;
@@ -45,8 +48,8 @@ function mix64(hi: number, lo: number): void {
   l = Math.imul(xl, 0x133111eb) >>> 0;
   h = (mulHi32(xl, 0x133111eb) + Math.imul(xh, 0x133111eb) + Math.imul(xl, 0x94d049bb)) >>> 0;
   // z ^ (z >> 31)
-  Z_LO = (l ^ ((l >>> 31) | (h << 1))) >>> 0;
-  Z_HI = (h ^ (h >>> 31)) >>> 0;
+  Z_LO = l ^ ((l >>> 31) | (h << 1));
+  Z_HI = h ^ (h >>> 31);
 }
 
 // Seeds from a 64-bit value (already mixed by env/seeds.ts; mixed once more here).
@@ -57,18 +60,18 @@ export function rngSeed(seedLo: number, seedHi: number): void {
   S_HI = Z_HI;
 }
 
-/** nextU64(): the draw's halves are left in nextHi / nextLo (also returned: the high half). */
+/** nextU64(): returns the draw's high half (u32); the low half is left in nextLo (int32 bits). */
 export let nextLo = 0;
-export let nextHi = 0;
 export function nextU64(): number {
   // S += 0x9e3779b97f4a7c15
-  const lo = (S_LO + 0x7f4a7c15) >>> 0;
-  S_HI = (S_HI + 0x9e3779b9 + (lo < S_LO ? 1 : 0)) >>> 0;
-  S_LO = lo;
-  mix64(S_HI, S_LO);
+  const s = S_LO >>> 0;
+  const lo = (s + 0x7f4a7c15) >>> 0;
+  const hi = ((S_HI >>> 0) + 0x9e3779b9 + (lo < s ? 1 : 0)) >>> 0;
+  S_LO = lo | 0;
+  S_HI = hi | 0;
+  mix64(hi, lo);
   nextLo = Z_LO;
-  nextHi = Z_HI;
-  return Z_HI;
+  return Z_HI >>> 0;
 }
 
 export function nextU32(): number {
