@@ -2,7 +2,7 @@
 // from segment activity curves); each opportunity is an auction on a channel, which the rivals
 // bid on from their own (noisy) valuation of the user.
 import {
-  NUM_CHANNELS, STAGE_UNAWARE, STAGE_CONSIDERING, P_CHANNELS, CH_STRIDE,
+  STAGE_UNAWARE, STAGE_CONSIDERING, P_CHANNELS, CH_STRIDE,
   CHF_BASE_CTR, CHF_POS_EFFECT, CHF_QUERY_INTENT, CHF_VALUE_MULT, CHF_RESERVE,
   SEGF_CTR_MULT, SEGF_VALUE_MULT, P_STAGE_CTR_MULT, P_REF_CVR,
   P_CONVERSION_VALUE, P_CREATIVE_CTR_MULT, P_CREATIVE_AFFINITY, NUM_SEGMENTS, P_ACTIVITY_SCALE,
@@ -20,8 +20,6 @@ import { HOD, ACTIVITY_MULT, VALUE_MULT, TREND_MULT, MARKET_NOISE } from "./cloc
 import { wb, hI32, hSetI32, hF32, hSetF32, hF64, hSetF64, u8At, f32At, stageOf, segOf, exposuresOf, activityClass, segCount, segUser } from "./state.js";
 import { fatigueAt } from "./users.js";
 import { loadF32, truncSatI32 } from "./memory.js";
-
-void NUM_CHANNELS;
 
 // The current opportunity's user-and-channel factors, computed once when the opportunity is drawn
 // (or re-entered for our decision): exp(-fatigue), kept current as the auction's ads add fatigue,

@@ -83,7 +83,8 @@ export function uniform(): number {
   return nextU32() * 2.3283064365386963e-10;
 }
 
-// Uniform integer in [0, n): <i32>((<u64>nextU32() * <u64>n) >> 32), n >= 0.
+// Uniform integer in [0, n): <i32>((<u64>nextU32() * <u64>n) >> 32). Callers pass n >= 0 (the
+// kernel would sign-extend a negative n; n >>> 0 does not).
 export function below(n: number): number {
   return mulHi32(nextU32(), n >>> 0) | 0;
 }
