@@ -15,8 +15,9 @@ export interface SuiteOptions {
 export type SuiteFn = (opts: SuiteOptions) => Promise<Record<string, number>>;
 
 interface Suite {
-  /** Also the required prefix of the suite's metric names (`auction.` ...). */
+  /** Also the required prefix of the suite's metric names (`auction.` ...) unless `prefix` is set. */
   name: string;
+  prefix?: string;
   load: () => Promise<SuiteFn>;
 }
 
@@ -24,6 +25,7 @@ interface Suite {
 const SUITES: Suite[] = [
   { name: "auction", load: async () => (await import("./auction.bench.js")).benchAuction },
   { name: "world", load: async () => (await import("./world.bench.js")).benchWorld },
+  { name: "world_reference", prefix: "world", load: async () => (await import("./world_reference.bench.js")).benchWorldReference },
   { name: "policy", load: async () => (await import("./engine.bench.js")).benchPolicy },
   { name: "engine", load: async () => (await import("./engine.bench.js")).benchEngine },
 ];
@@ -109,7 +111,9 @@ async function main(): Promise<void> {
     const result = await (await suite.load())({ quick });
     for (const [key, value] of Object.entries(result)) {
       // A flat file merged from many suites only stays meaningful if names cannot collide.
-      if (!key.startsWith(`${suite.name}.`)) throw new Error(`suite ${suite.name}: metric ${key} must start with "${suite.name}."`);
+      const prefix = suite.prefix ?? suite.name;
+      if (!key.startsWith(`${prefix}.`)) throw new Error(`suite ${suite.name}: metric ${key} must start with "${prefix}."`);
+      if (Object.hasOwn(metrics, key)) throw new Error(`suite ${suite.name}: metric ${key} is also reported by another suite`);
       if (typeof value !== "number" || !Number.isFinite(value)) throw new Error(`suite ${suite.name}: metric ${key} is not a finite number (${value})`);
       metrics[key] = value;
     }

@@ -1,0 +1,141 @@
+// The observation of a pending decision, built only from what a real bidder could see: our own
+// touch history on this device (or on every linked device when this one is matched in the
+// identity graph), the platform's audience label, the context, our estimates and our budget.
+// Pure function of world state, so a restored world re-emits the same observation.
+import {
+  OBS_DIM, NUM_CHANNELS, STAGE_UNAWARE, STAGE_AWARE, STAGE_CONSIDERING,
+  STAGE_INTENT, MAX_DEVICES,
+  F_STAGE_UNAWARE, F_OUR_TOUCHES, F_OUR_CLICKS, F_HOURS_SINCE_TOUCH, F_JOURNEY_DAYS,
+  F_CHANNELS_SEEN, F_COMPETITOR_TOUCHES, F_LAST_TOUCH_CLICKED, F_CREATIVE_EXPOSURE, F_SEGMENT,
+  F_DEVICES_KNOWN, F_MATCH_CONFIDENCE, F_DEVICE_MATCHED, F_URGENCY_SIGNAL, F_FATIGUE_SIGNAL,
+  F_CHANNEL, F_HOUR_SIN, F_HOUR_COS, F_DOW_SIN, F_DOW_COS, F_QUERY_INTENT, F_PCTR, F_REF_VALUE,
+  F_RESERVE, F_PRICE_INDEX, F_SEASONALITY, F_DAILY_BUDGET_LEFT, F_FLIGHT_BUDGET_LEFT,
+  F_PACING_RATIO, F_DAY_LEFT, F_FLIGHT_LEFT, F_PACING_STATE, F_WIN_RATE, F_RECENT_CPM,
+  H_P_USER, H_P_CHANNEL, H_P_DEVICE, H_P_QUERY_INTENT, H_P_PCTR, H_P_REF_VALUE, H_P_RESERVE,
+  H_PRICE_INDEX, H_SPEND_TODAY, H_SPEND_FLIGHT, H_FLIGHT_START, H_WIN_EMA, H_CPC_EMA,
+  P_DAILY_BUDGET_MICROS, P_FLIGHT_BUDGET_MICROS, P_BID_MAX, P_FLIGHT_DAYS, CH_SEARCH,
+} from "../../layout.js";
+import { IO_OBS, U_JSTART, U_OBS_SEG, U_MATCHED, U_NDEV, DEV_BYTES, D_OUR_TOUCHES, D_OUR_CLICKS, D_CHANNELS, U_RIVAL_TOUCHES, D_FIRST_OUR, D_LAST_OUR } from "./mem.js";
+import { prm } from "./params.js";
+import { hI32, hF32, hF64, u8At, i32At, confOf, exposuresOf, devAddr } from "./state.js";
+import { HOUR, HOD, DOW, ACTIVITY_MULT } from "./clock.js";
+import { urgencyAt, deviceLinked } from "./users.js";
+import { OPP_EXPF } from "./market.js";
+import { hourSin, hourCos, dowSin, dowCos, recencyFeature } from "./tables.js";
+import { pacingRatio, pacingState } from "./pacing.js";
+import { loadU8, loadU16, storeF32, memoryFill, popcnt32 } from "./memory.js";
+
+// what we can see of a user's history (filled by scanVisible)
+export let visOurTouches = 0;
+export let visOurClicks = 0;
+export let visFirstOur = -1;
+export let visLastOur = -1;
+export let visLastClicked = false;
+export let visChannels = 0;
+export let visRivalTouches = 0;
+
+export function scanVisible(u: number, device: number): void {
+  visOurTouches = 0;
+  visOurClicks = 0;
+  visFirstOur = -1;
+  visLastOur = -1;
+  visLastClicked = false;
+  visChannels = 0;
+  visRivalTouches = 0;
+  const linked = deviceLinked(u, device);
+  const mask = u8At(U_MATCHED, u);
+  const ndev = u8At(U_NDEV, u);
+  const base = devAddr(u);
+  const jstart = i32At(U_JSTART, u);
+  visRivalTouches = u8At(U_RIVAL_TOUCHES, u);
+  for (let e = 0; e < ndev; e++) {
+    if (e !== device && !(linked && ((mask >> e) & 1) !== 0)) continue;
+    const dv = base + e * DEV_BYTES;
+    const n = loadU8(dv + D_OUR_TOUCHES);
+    if (n === 0) continue;
+    visOurTouches += n;
+    visOurClicks += loadU8(dv + D_OUR_CLICKS);
+    const flags = loadU8(dv + D_CHANNELS);
+    visChannels |= flags & 31;
+    const first = (jstart + loadU16(dv + D_FIRST_OUR)) | 0;
+    if (visFirstOur < 0 || first < visFirstOur) visFirstOur = first;
+    const last = (jstart + loadU16(dv + D_LAST_OUR)) | 0;
+    if (last > visLastOur) {
+      visLastOur = last;
+      visLastClicked = (flags & 128) !== 0;
+    }
+  }
+}
+
+// The funnel stage as our own tracking would label it.
+export function trackedStage(): number {
+  if (visOurTouches === 0) return STAGE_UNAWARE;
+  if (visOurClicks >= 2) return STAGE_INTENT;
+  if (visOurClicks === 1) return STAGE_CONSIDERING;
+  return STAGE_AWARE;
+}
+
+function clip01(x: number): number {
+  return Math.fround(x < 0 ? 0 : x > 1 ? 1 : x);
+}
+
+function popcnt5(x: number): number {
+  return popcnt32(x & 31);
+}
+
+// `scanned`: scanVisible already ran for this decision (the step that drew it), else scan now.
+export function writeObs(w: number, scanned: boolean): void {
+  const o = IO_OBS + w * OBS_DIM * 4;
+  memoryFill(o, 0, OBS_DIM * 4);
+  const u = hI32(H_P_USER);
+  const ch = hI32(H_P_CHANNEL);
+  const device = hI32(H_P_DEVICE);
+  const invBidMax = 1.0 / prm(P_BID_MAX);
+  if (!scanned) scanVisible(u, device);
+
+  storeF32(o + ((F_STAGE_UNAWARE + trackedStage()) << 2), 1);
+  storeF32(o + (F_OUR_TOUCHES << 2), clip01(visOurTouches * 0.1));
+  storeF32(o + (F_OUR_CLICKS << 2), clip01(visOurClicks * 0.2));
+  storeF32(o + (F_HOURS_SINCE_TOUCH << 2),
+    visLastOur < 0 ? 1 : recencyFeature(HOUR - visLastOur));
+  storeF32(o + (F_JOURNEY_DAYS << 2), visFirstOur < 0 ? 0 : clip01((HOUR - visFirstOur) * (1.0 / 720.0)));
+  // <f32>popcnt / <f32>NUM_CHANNELS: an f32 division
+  storeF32(o + (F_CHANNELS_SEEN << 2), Math.fround(popcnt5(visChannels) / NUM_CHANNELS));
+  storeF32(o + (F_COMPETITOR_TOUCHES << 2), clip01(visRivalTouches * 0.1));
+  storeF32(o + (F_LAST_TOUCH_CLICKED << 2), visLastClicked ? 1 : 0);
+  for (let c = 0; c < 3; c++) {
+    storeF32(o + ((F_CREATIVE_EXPOSURE + c) << 2), clip01(exposuresOf(u, c) * 0.1));
+  }
+  storeF32(o + ((F_SEGMENT + u8At(U_OBS_SEG, u)) << 2), 1);
+  const linked = deviceLinked(u, device);
+  const known = linked ? popcnt32(u8At(U_MATCHED, u)) : 1;
+  storeF32(o + (F_DEVICES_KNOWN << 2), Math.fround(known / MAX_DEVICES));
+  storeF32(o + (F_MATCH_CONFIDENCE << 2), confOf(u, device));
+  storeF32(o + (F_DEVICE_MATCHED << 2), linked ? 1 : 0);
+  // urgency shows only through search queries
+  storeF32(o + (F_URGENCY_SIGNAL << 2), ch === CH_SEARCH ? clip01(urgencyAt(u, HOUR)) : 0);
+  storeF32(o + (F_FATIGUE_SIGNAL << 2), 1.0 - OPP_EXPF);
+  storeF32(o + ((F_CHANNEL + ch) << 2), 1);
+  storeF32(o + (F_HOUR_SIN << 2), hourSin(HOD));
+  storeF32(o + (F_HOUR_COS << 2), hourCos(HOD));
+  storeF32(o + (F_DOW_SIN << 2), dowSin(DOW));
+  storeF32(o + (F_DOW_COS << 2), dowCos(DOW));
+  storeF32(o + (F_QUERY_INTENT << 2), hF32(H_P_QUERY_INTENT));
+  storeF32(o + (F_PCTR << 2), clip01(hF32(H_P_PCTR) * 5.0));
+  storeF32(o + (F_REF_VALUE << 2), clip01(hF32(H_P_REF_VALUE) * invBidMax));
+  storeF32(o + (F_RESERVE << 2), clip01(hF32(H_P_RESERVE) * invBidMax));
+  storeF32(o + (F_PRICE_INDEX << 2), clip01(hF64(H_PRICE_INDEX) * invBidMax));
+  storeF32(o + (F_SEASONALITY << 2), clip01(ACTIVITY_MULT * 0.5));
+  const daily = prm(P_DAILY_BUDGET_MICROS);
+  const flight = prm(P_FLIGHT_BUDGET_MICROS);
+  storeF32(o + (F_DAILY_BUDGET_LEFT << 2), clip01(1.0 - hF64(H_SPEND_TODAY) / daily));
+  storeF32(o + (F_FLIGHT_BUDGET_LEFT << 2), clip01(1.0 - hF64(H_SPEND_FLIGHT) / flight));
+  const ratio = pacingRatio();
+  storeF32(o + (F_PACING_RATIO << 2), clip01(ratio * 0.5));
+  storeF32(o + (F_DAY_LEFT << 2), (24 - HOD) / 24.0);
+  const flightHours = prm(P_FLIGHT_DAYS) * 24.0;
+  storeF32(o + (F_FLIGHT_LEFT << 2), clip01(1.0 - (HOUR - hI32(H_FLIGHT_START)) / flightHours));
+  storeF32(o + ((F_PACING_STATE + pacingState(ratio)) << 2), 1);
+  storeF32(o + (F_WIN_RATE << 2), clip01(hF64(H_WIN_EMA)));
+  storeF32(o + (F_RECENT_CPM << 2), clip01(hF64(H_CPC_EMA) * invBidMax));
+}

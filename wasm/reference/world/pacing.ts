@@ -1,0 +1,19 @@
+// Budget pacing state: today's spend against the share of the day's traffic seen so far.
+import {
+  H_SPEND_TODAY, P_DAILY_BUDGET_MICROS, P_PACING_BAND, PACING_AHEAD, PACING_BEHIND, PACING_ON_TRACK,
+} from "../../layout.js";
+import { prm } from "./params.js";
+import { hF64 } from "./state.js";
+import { trafficShare } from "./tables.js";
+import { HOD } from "./clock.js";
+
+// 1 = spending exactly at the traffic-weighted pace; > 1 ahead, < 1 behind.
+export function pacingRatio(): number {
+  const target = prm(P_DAILY_BUDGET_MICROS) * Math.max(trafficShare(HOD, 0.5), 0.02);
+  return target > 0 ? hF64(H_SPEND_TODAY) / target : 1.0;
+}
+
+export function pacingState(ratio: number): number {
+  const band = prm(P_PACING_BAND);
+  return ratio > 1.0 + band ? PACING_AHEAD : ratio < 1.0 - band ? PACING_BEHIND : PACING_ON_TRACK;
+}
