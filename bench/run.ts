@@ -1,9 +1,12 @@
 // Bench entry point (`npm run bench`, `--quick` for CI): runs every suite, prints metric -> value
 // and writes this run's figures to bench/results/latest.json as one flat {metric: number} object.
 //
-//   node dist/bench/run.js [--quick] [--only auction,...] [--out file.json]
+//   node dist/bench/run.js [--quick] [--only auction,...] [--out file.json] [--gate floors.json]
+//
+// --gate: fail (exit 1) when a ratio metric falls below its floor in the floors file. Only ratios
+// are gated (WASM over TS, pool efficiency): absolute rates swing with the host and are reported.
 import { arch, cpus, platform, totalmem } from "node:os";
-import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -89,6 +92,7 @@ async function main(): Promise<void> {
       quick: { type: "boolean", default: false },
       only: { type: "string" },
       out: { type: "string" },
+      gate: { type: "string" },
     },
   });
   const quick = values.quick ?? false;
@@ -125,6 +129,26 @@ async function main(): Promise<void> {
   printTable(results);
   writeJsonAtomic(out, results);
   console.log(`\nwrote ${out}`);
+  if (values.gate !== undefined) gate(resolve(values.gate), results);
+}
+
+/** Checks ratio metrics against their floors; a missing metric fails too (a suite that silently
+ *  stopped reporting must not pass the gate). */
+function gate(file: string, results: Record<string, number>): void {
+  const floors = JSON.parse(readFileSync(file, "utf8")) as Record<string, number>;
+  let failed = 0;
+  console.log(`\ngate (${file}):`);
+  for (const [metric, floor] of Object.entries(floors)) {
+    if (metric.startsWith("$")) continue; // comments
+    const v = results[metric];
+    const ok = typeof v === "number" && v >= floor;
+    if (!ok) failed++;
+    console.log(`  ${ok ? "ok  " : "FAIL"} ${metric} = ${v === undefined ? "missing" : v.toFixed(3)} (floor ${floor})`);
+  }
+  if (failed > 0) {
+    console.error(`gate: ${failed} ratio metric(s) below their floor`);
+    process.exitCode = 1;
+  }
 }
 
 main().catch((err: unknown) => {

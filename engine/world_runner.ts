@@ -71,6 +71,7 @@ export class WorldRunner {
     if (n > this.slots) throw new RangeError(`task has ${n} worlds; this runner holds ${this.slots}`);
     const f = this.f;
     f.expClear();
+    f.clearStalled();
     const wb = this.worldBytes;
     const rowsPerWorld: number[] = [];
     const latePerWorld: number[] = [];

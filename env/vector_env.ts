@@ -189,6 +189,7 @@ export class VectorEnv {
     this.refreshViews();
     if (out) this.checkOut(out);
     const reset = this.core.resetWorld as (w: number, lo: number, hi: number) => void;
+    (this.core.clearStalled as () => void)();
     for (let w = 0; w < this.numEnvs; w++) {
       const [lo, hi] = worldSeed(seed, this.worldOffset + w, this.stream);
       reset(w, lo, hi);

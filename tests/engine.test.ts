@@ -3,6 +3,7 @@
 // delayed credit is conserved; importance sampling is unbiased; another Arrow reader agrees.
 import { describe, expect, it, afterAll } from "vitest";
 import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { Table, tableFromIPC, type RecordBatch } from "apache-arrow";
 import { WorldRunner } from "../engine/world_runner.js";
 import * as L from "../wasm/layout.js";
@@ -254,6 +255,13 @@ describe("world resampling", () => {
     expect(r2.fromHour).toBe(r0.fromHour); // a new epoch starts over ...
     expect(sha(iterationIpc(r2))).not.toBe(sha(iterationIpc(r0))); // ... with other worlds
     expect(column(r2.batches, "decision")[0]).toBe(0);
+  });
+});
+
+describe("documentation", () => {
+  it("README's schema table lists every experience column with its Arrow type", () => {
+    const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
+    for (const c of EXPERIENCE_COLUMNS) expect(readme, c.name).toMatch(new RegExp(`\\| \`${c.name}\` \\| [a-z_0-9<>\\[\\]]+ \\|`));
   });
 });
 

@@ -196,6 +196,10 @@ function resolve(ourBid: f64, creative: i32, ours: bool): void {
 // traffic, no enabled channel): the step stops and reports it rather than spinning forever.
 const MAX_IDLE_HOURS: i32 = 24 * 366 * 5;
 export let stalled: i32 = 0;
+/** Clears the stall flag (before a batch of resets or rollouts). */
+export function clearStalled(): void {
+  stalled = 0;
+}
 
 // Runs the world until an auction where our campaign bids; leaves it pending.
 function advance(): void {
@@ -376,6 +380,7 @@ export function rolloutWorld(w: i32, global: u32, salt: u32, untilHour: i32, gre
 
 // Returns 1 when a world stalled (see MAX_IDLE_HOURS), so the caller needs no second call.
 export function stepWorlds(from: i32, to: i32): i32 {
+  stalled = 0;
   for (let w = from; w < to; w++) stepWorld(w);
   return stalled;
 }
