@@ -159,7 +159,7 @@ export function ourEstimates(u: i32, ch: i32, hour: i32, trackedStage: i32): voi
 }
 
 // Draws the next opportunity of this hour into the pending fields. Returns false when the hour's
-// candidates are used up. `trackedStageOf` is supplied by the observation module.
+// candidates are used up.
 export function nextOpportunity(hour: i32): bool {
   let left = hI32(H_OPPS_LEFT);
   while (left > 0) {

@@ -29,7 +29,7 @@ export let MEMORY_END: usize = 0;
 
 // Users are 64-byte records (one cache line: an opportunity touches one user at random, so a
 // struct-of-arrays layout would cost a cache miss per field). Our per-device touch counters,
-// read only when we bid or win, are a separate 64-byte record per user (DEVS). The one field scanned every hour,
+// read only when we bid or win, are a separate 32-byte record per user (DEVS: 3 devices x 8 bytes, then our latest decision id + 1 as u32 for journey-end marks). The one field scanned every hour,
 // the next-event hour, is its own array so the scan stays a dense SIMD sweep. Touchpoints are
 // 8-byte records, RING per user, contiguous (8 x 8 = one cache line by default).
 export let USERS: usize = 0; // [NU * USER_BYTES]
