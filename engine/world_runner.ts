@@ -38,7 +38,6 @@ export interface TaskResult {
   latePerWorld: number[];
   decisions: number; // decisions made (before importance sampling drops rows)
   late: number;
-  stalled: boolean;
 }
 
 type Fn = (...a: number[]) => number;
@@ -122,7 +121,6 @@ export class WorldRunner {
       latePerWorld,
       decisions,
       late: at,
-      stalled: false,
     };
   }
 }
