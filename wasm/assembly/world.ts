@@ -317,21 +317,26 @@ export function resetWorld(w: i32, seedLo: u32, seedHi: u32): void {
   leaveWorld();
 }
 
-function stepWorld(w: i32): void {
-  enterWorld(w);
+// One decision of the entered world, whoever made it (env step or policy rollout): our bid
+// (clamped to [0, bidMax]) goes into the pending auction, then the world runs to its next decision.
+function decide(bid: f64, creative: i32): void {
   clearStep();
-  let bid = <f64>load<f32>(IO_BID + (<usize>w << 2));
   const bidMax = prm(P_BID_MAX);
   if (!(bid >= 0)) bid = 0; // NaN and negatives (the env rejects them before they get here)
   if (bid > bidMax) bid = bidMax;
-  let creative = load<i32>(IO_CREATIVE + (<usize>w << 2));
-  if (creative < 0 || creative >= NC) creative = 0;
   stat(S_DECISIONS, 1);
   restoreOpportunity();
   resolve(bid, creative, true);
   hSetI32(H_PENDING, 0);
   hSetF64(H_DECISIONS, hF64(H_DECISIONS) + 1);
   advance();
+}
+
+function stepWorld(w: i32): void {
+  enterWorld(w);
+  let creative = load<i32>(IO_CREATIVE + (<usize>w << 2));
+  if (creative < 0 || creative >= NC) creative = 0;
+  decide(<f64>load<f32>(IO_BID + (<usize>w << 2)), creative);
   const reward = hF64(H_REWARD_ACC) - stepCost;
   writeInfo(w, reward);
   writeObs(w, true);
@@ -355,18 +360,10 @@ export function rolloutWorld(w: i32, global: u32, salt: u32, untilHour: i32, gre
     act(obs, greedy != 0);
     const refValue = hF32(H_P_REF_VALUE);
     let bid = bidLevel(actBid) * <f64>refValue;
-    if (!(bid >= 0)) bid = 0;
-    if (bid > bidMax) bid = bidMax;
+    if (bid > bidMax) bid = bidMax; // (decide clamps too; the row records the bid placed)
     const u = hI32(H_P_USER);
-    const decision = <u32>hF64(H_DECISIONS);
-    expWriteDecision(r, decision, u, HOUR, hI32(H_EPISODE), segOf(u), hI32(H_P_CHANNEL), refValue, actBid, actCreative, bid, actLogp, actValue);
-    clearStep();
-    stat(S_DECISIONS, 1);
-    restoreOpportunity();
-    resolve(bid, actCreative, true);
-    hSetI32(H_PENDING, 0);
-    hSetF64(H_DECISIONS, hF64(H_DECISIONS) + 1);
-    advance();
+    expWriteDecision(r, <u32>hF64(H_DECISIONS), u, HOUR, hI32(H_EPISODE), segOf(u), hI32(H_P_CHANNEL), refValue, actBid, actCreative, bid, actLogp, actValue);
+    decide(bid, actCreative);
     expWriteOutcome(r, stepCost, stepWon, stepClicked, stepSlot, stepTerminal);
     writeObs(w, true);
     decisions++;
