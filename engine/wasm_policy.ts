@@ -35,8 +35,10 @@ export class WasmPolicy {
     this.version = version;
   }
 
-  /** Raw outputs (bid logits, creative logits, value) of n observations. */
-  forward(obs: Float32Array, n = obs.length / OBS_DIM): Float32Array {
+  /** Raw outputs (bid logits, creative logits, value) of n observations: a new array, or written
+   *  into `out` (n x outputWidth(spec) values) when given, so a caller stepping every decision
+   *  allocates nothing. */
+  forward(obs: Float32Array, n = obs.length / OBS_DIM, out?: Float32Array): Float32Array {
     if (obs.length !== n * OBS_DIM) throw new RangeError(`obs must hold n x ${OBS_DIM} values, got ${obs.length}`);
     if (this.version < 0) throw new Error("policy: setWeights() before forward()");
     const f = this.core as unknown as Record<string, Fn>;
@@ -44,9 +46,13 @@ export class WasmPolicy {
     const bytes = n * (OBS_DIM + width) * 4;
     const base = (this.core.scratch as (b: number) => number)(bytes);
     const mem = this.core.memory.buffer;
+    if (out !== undefined && out.length !== n * width) throw new RangeError(`out must hold n x ${width} values, got ${out.length}`);
     new Float32Array(mem, base, n * OBS_DIM).set(obs);
     const outPtr = base + n * OBS_DIM * 4;
     f.policyForward(n, base, outPtr);
-    return new Float32Array(this.core.memory.buffer, outPtr, n * width).slice();
+    const result = new Float32Array(this.core.memory.buffer, outPtr, n * width);
+    if (out === undefined) return result.slice();
+    out.set(result);
+    return out;
   }
 }

@@ -121,3 +121,54 @@ export function policySize(spec: PolicySpec): number {
 export function outputWidth(spec: PolicySpec): number {
   return spec.bidLevels.length + spec.numCreatives + 1;
 }
+
+/** The canonical weights as little-endian float32 bytes (the `policy.f32` file of a checkpoint). */
+export function canonicalToBytes(weights: Float32Array): Uint8Array {
+  const out = new Uint8Array(weights.length * 4);
+  const view = new DataView(out.buffer);
+  for (let i = 0; i < weights.length; i++) view.setFloat32(i * 4, weights[i], true);
+  return out;
+}
+
+/** Canonical weights for `spec` from little-endian float32 bytes; `what` names the source in errors
+ *  (a wrong size, or a value that is not finite). */
+export function canonicalFromBytes(bytes: Uint8Array, spec: PolicySpec, what = "policy weights"): Float32Array {
+  const size = policySize(spec);
+  if (bytes.byteLength !== size * 4) {
+    throw new RangeError(`${what}: ${bytes.byteLength} bytes; the policy (hidden ${spec.hidden.join("-")}, ${spec.bidLevels.length} bid levels, ${spec.numCreatives} creatives) needs ${size} float32 values (${size * 4} bytes)`);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out = new Float32Array(size);
+  for (let i = 0; i < size; i++) {
+    const v = view.getFloat32(i * 4, true);
+    if (!Number.isFinite(v)) throw new RangeError(`${what}: value ${i} is ${v}`);
+    out[i] = v;
+  }
+  return out;
+}
+
+/** A PolicySpec from JSON text (the `policy_spec.json` file of a checkpoint), validated; `what`
+ *  names the source in errors. Unknown fields are rejected so a newer format is not misread. */
+export function policySpecFromJson(text: string, what = "policy spec"): PolicySpec {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new PolicySpecError("(file)", `${what} is not valid JSON (${(e as Error).message})`);
+  }
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new PolicySpecError("(file)", `${what} must hold a JSON object`);
+  const fields: (keyof PolicySpec)[] = ["obsDim", "hidden", "activation", "bidLevels", "numCreatives", "obsClip"];
+  for (const key of Object.keys(raw)) {
+    if (!(fields as string[]).includes(key)) throw new PolicySpecError(key, `unknown field in ${what}; allowed: ${fields.join(", ")}`);
+  }
+  const r = raw as Record<string, unknown>;
+  const spec = {
+    obsDim: r.obsDim,
+    hidden: Array.isArray(r.hidden) ? r.hidden.slice() : r.hidden,
+    activation: r.activation,
+    bidLevels: Array.isArray(r.bidLevels) ? r.bidLevels.slice() : r.bidLevels,
+    numCreatives: r.numCreatives,
+    obsClip: r.obsClip,
+  } as PolicySpec;
+  return validatePolicySpec(spec);
+}

@@ -360,7 +360,11 @@ export function rolloutWorld(w: i32, global: u32, salt: u32, untilHour: i32, gre
     act(obs, greedy != 0);
     const refValue = hF32(H_P_REF_VALUE);
     let bid = bidLevel(actBid) * <f64>refValue;
-    if (bid > bidMax) bid = bidMax; // (decide clamps too; the row records the bid placed)
+    if (bid > bidMax) bid = bidMax;
+    // An env action is a float32 (IO_BID): round the same way, so a policy acting through the env
+    // (agents/policy/bidder.ts) places bit-identical bids and the row records the bid placed
+    // (decide clamps to bidMax again, as it does for env steps).
+    bid = <f64><f32>bid;
     const u = hI32(H_P_USER);
     expWriteDecision(r, <u32>hF64(H_DECISIONS), u, HOUR, hI32(H_EPISODE), segOf(u), hI32(H_P_CHANNEL), refValue, actBid, actCreative, bid, actLogp, actValue);
     decide(bid, actCreative);
