@@ -87,11 +87,12 @@ export interface TaskPayload {
   weights: SharedArrayBuffer;
 }
 
-/** The worker file, compiled: dist/engine/worker.js (also when running from TS sources). */
-function workerFile(): string {
+/** A compiled worker file `dist/<rel>` (e.g. "engine/worker.js"), also when running from TS sources:
+ *  worker threads load JavaScript. */
+export function compiledWorkerFile(rel: string): string {
   const here = dirname(fileURLToPath(import.meta.url));
-  const dist = here.endsWith("/dist/engine") ? here : resolve(here, "../dist/engine");
-  const file = resolve(dist, "worker.js");
+  const root = here.endsWith("/dist/engine") ? resolve(here, "../..") : resolve(here, "..");
+  const file = resolve(root, "dist", rel);
   if (!existsSync(file)) throw new Error(`gaelp: ${file} is missing; run \`npm run build\` (npm install does this)`);
   return file;
 }
@@ -154,7 +155,7 @@ export class RolloutEngine {
     if (this.threads > 0) {
       const init: WorkerInit = { config: this.config, spec: this.spec, slots: this.worldsPerTask, wasm: this.opts.wasm, faultInjection: this.opts.faultInjection };
       this.pool = new Piscina({
-        filename: workerFile(),
+        filename: compiledWorkerFile("engine/worker.js"),
         minThreads: this.threads,
         maxThreads: this.threads,
         idleTimeout: 3_600_000, // workers hold a loaded WASM instance: keep them

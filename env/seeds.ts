@@ -24,3 +24,18 @@ export function worldSeed(rootSeed: number, index: number, stream = 0): [number,
   x = splitmix64(x ^ BigInt(index));
   return [Number(x & 0xffffffffn), Number(x >> 32n)];
 }
+
+// ---- seed streams ------------------------------------------------------------------------------
+// A stream splits one root seed into disjoint families of worlds. worldSeed mixes the stream in
+// with SplitMix64's finaliser, a bijection on 64 bits, so two streams give two different inner
+// states; their world seeds could only meet if those states agreed on their upper 48 bits (world
+// indices are < 2^16), a 2^-48 chance per pair of streams, and tests/evaluate.test.ts checks the
+// streams below against each other.
+
+/** The training worlds: RolloutEngine creates epoch e's worlds in stream TRAIN_STREAM + e (and
+ *  draws their importance-sampling salts from stream 0x5a17 + e). */
+export const TRAIN_STREAM = 0;
+
+/** Held-out evaluation worlds (trainer/evaluate.ts): 2^52, far above any training epoch, so an
+ *  evaluation never meets a world the policy was trained on under the same root seed. */
+export const EVAL_STREAM = 2 ** 52;

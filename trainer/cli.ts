@@ -13,6 +13,7 @@ import { perWorldCsv, runSimulation, summaryCsv, writeFilesAtomic } from "./simu
 import { type CalibrationReport, runCalibration } from "./calibrate.js";
 import { readWeightsFile, runRollout } from "./rollout.js";
 import { defaultPolicySpec } from "../agents/policy/spec.js";
+import { fmt } from "./format.js";
 
 export interface CliIo {
   out(text: string): void;
@@ -89,18 +90,6 @@ function loadConfig(flags: ConfigFlags): GaelpConfig {
 }
 
 // ---- printing --------------------------------------------------------------------------------------
-
-const isPercent = (unit: string): boolean =>
-  unit === "share" || unit === "spend/cap" || unit.endsWith("/decisions") || unit.endsWith("/impressions");
-
-/** Formats v in `unit`; `scale` (the row's mean) fixes the decimals so bounds match the mean. */
-function fmt(v: number, unit: string, scale = v): string {
-  if (!Number.isFinite(v)) return "n/a";
-  if (isPercent(unit)) return `${(100 * v).toFixed(1)}%`;
-  const a = Math.abs(scale);
-  const digits = a >= 1000 ? 0 : a >= 100 ? 1 : 2;
-  return unit.startsWith("$") ? `${v < 0 ? "-" : ""}$${Math.abs(v).toFixed(digits)}` : v.toFixed(digits);
-}
 
 function kpiTable(rows: KpiRow[], worlds: number): string {
   const t = new Table({ head: ["metric", "mean", "95% CI"], style: { head: [], border: [], compact: true } });

@@ -19,6 +19,9 @@ export interface SimulationOptions {
   days: number;
   /** root seed; world seeds are derived from it in env/seeds.ts */
   seed: number;
+  /** seed stream mixed into every world seed (env/seeds.ts): TRAIN_STREAM (0, the default) gives
+   *  the training worlds of this root seed, EVAL_STREAM held-out ones */
+  stream?: number;
   wasm?: WasmTarget;
   /** safety stop: steps without every world finishing its flight (default: generous bound) */
   maxSteps?: number;
@@ -163,7 +166,7 @@ export function runSimulation(opts: SimulationOptions): SimulationReport {
   const model = ATTRIBUTION_MODELS.indexOf(config.attribution.model);
 
   const t0 = performance.now();
-  const env = VectorEnv.create({ config, numWorlds: worlds, seed, wasm: opts.wasm });
+  const env = VectorEnv.create({ config, numWorlds: worlds, seed, stream: opts.stream, wasm: opts.wasm });
   const results: (WorldResult | undefined)[] = new Array(worlds);
   let steps = 0;
   let opportunities = 0;
@@ -244,7 +247,7 @@ export function runSimulation(opts: SimulationOptions): SimulationReport {
 
 // ---- output formats (shared by the CLI and tests) ------------------------------------------------
 
-const csvCell = (v: string | number): string => {
+export const csvCell = (v: string | number): string => {
   const s = typeof v === "number" ? (Number.isFinite(v) ? String(v) : "") : v;
   return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 };
