@@ -48,7 +48,7 @@ describe("MetricsLogger", () => {
     log.log(6, { "charts/SPS": 1 });
     log.close();
 
-    const want = [1, 2, 3, 4].map((s) => ({ step: s, ...iteration(s) }));
+    const want: MetricsRow[] = [1, 2, 3, 4].map((s) => ({ step: s, ...iteration(s) }));
     want.push({ step: 5, ...iteration(5), "auction/win_rate": 0.25 } as MetricsRow, { step: 6, "charts/SPS": 1 } as MetricsRow);
     expect(jsonlRows(dir)).toEqual(want);
     expect(readMetrics(join(dir, METRICS_JSONL))).toEqual(want);
