@@ -1,11 +1,13 @@
 #!/usr/bin/env node
-// The `gaelp` command: parses flags, runs trainer/simulate.ts or trainer/calibrate.ts, prints.
+// The `gaelp` command: parses flags, runs trainer/simulate.ts, calibrate.ts, rollout.ts or
+// evaluate.ts, prints.
 // Exit codes: 0 ok, 1 run failed (or `calibrate --check` out of band), 2 bad input.
 import { readFileSync, realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import Table from "cli-table3";
-import { ConfigError, type GaelpConfig, mergeOverrides, parseSetOverride, resolveConfig } from "../env/config.js";
+import { join } from "node:path";
+import { ConfigError, type GaelpConfig, mergeOverrides, parseSetOverride, resolveConfig, validateConfig } from "../env/config.js";
 import { SCENARIOS } from "../env/scenarios.js";
 import { BIDDER_NAMES, BIDDERS, BidderParamError, createBidder, describeRange, resolveBidderParams } from "../agents/baselines/index.js";
 import type { KpiRow, SimulationReport } from "./simulate.js";
@@ -15,6 +17,8 @@ import { type CalibrationReport, runCalibration } from "./calibrate.js";
 import { readWeightsFile, runRollout } from "./rollout.js";
 import { defaultPolicySpec } from "../agents/policy/spec.js";
 import { fmt } from "./format.js";
+import { type CheckpointPolicy, evalCsv, evalSummary, evaluateRun, formatEvalTable, loadCheckpointPolicy } from "./evaluate.js";
+import { type RunConfig, readRunConfig, resolveRunDir } from "./run_dir.js";
 
 export interface CliIo {
   out(text: string): void;
@@ -270,6 +274,72 @@ export function buildProgram(io: CliIo, setCode: (code: number) => void): Comman
         io.out(`  ${report.rows.toLocaleString("en-US")} rows (${report.decisions.toLocaleString("en-US")} decisions), ${report.lateEvents} late events, ${report.retries} retried tasks\n`);
         io.out(`  ${report.seconds.toFixed(2)} s engine time, ${Math.round(report.rowsPerSecond).toLocaleString("en-US")} rows/s\n`);
         io.out(`  wrote ${report.out} (${(report.bytes / 1e6).toFixed(1)} MB)${report.lateOut ? ` and ${report.lateOut}` : ""}\n`);
+      }
+      setCode(0);
+    });
+
+  program
+    .command("eval")
+    .description(
+      "Evaluate a training run's latest valid checkpoint against every baseline (truthful, fixed, linear, pacing) on held-out " +
+        "worlds; each baseline is first tuned for profit by grid search on training worlds. Writes <run>/eval/eval__<scenario>__<unix>.json and .csv",
+    )
+    .requiredOption("--checkpoint <run>", "the run: a name under --runs-root, or a path to the run folder")
+    .option("--runs-root <dir>", "folder holding runs by name", "runs")
+    .addOption(new Option("--scenario <name>", "scenario to evaluate in (default: the run's, with its config; another starts from that preset)").choices(SCENARIO_NAMES))
+    .addOption(new Option("--worlds <n>", "held-out worlds (the 95% intervals are over them)").argParser(intIn(2, 65536)).default(64))
+    .addOption(new Option("--days <n>", "flight length in days (default: the run's campaign.flightDays)").argParser(intIn(1, 365)))
+    .addOption(new Option("--seed <n>", "root seed (default: the run's; held-out worlds are its eval stream)").argParser(intIn(0, Number.MAX_SAFE_INTEGER)))
+    .addOption(new Option("--tune-worlds <n>", "training worlds each baseline is tuned on").argParser(intIn(1, 65536)).default(32))
+    .addOption(new Option("--threads <n>", "worker threads running simulations side by side (0: main thread only)").argParser(intIn(0, 256)))
+    .addOption(new Option("--set <key.path=value>", "override one config field on top of the run's, e.g. campaign.dailyBudget=80 (repeatable)").argParser(collect).default([], "none"))
+    .option("--json", "print one JSON object instead of the table", false)
+    .action(async (o: { checkpoint: string; runsRoot: string; scenario?: string; worlds: number; days?: number; seed?: number; tuneWorlds: number; threads?: number; set: string[]; json: boolean }) => {
+      let run: string;
+      let runConfig: RunConfig;
+      let policy: CheckpointPolicy;
+      try {
+        run = resolveRunDir(o.checkpoint, o.runsRoot);
+        runConfig = readRunConfig(run);
+        policy = loadCheckpointPolicy(run);
+      } catch (e) {
+        throw new UsageError(`--checkpoint ${o.checkpoint}: ${(e as Error).message}`);
+      }
+      for (const s of policy.skipped) io.err(`gaelp eval: skipped damaged checkpoint ${s.dir}: ${s.reason}\n`);
+      if (policy.skipped.length > 0) io.err(`gaelp eval: using ${policy.checkpoint.dir} (step ${policy.checkpoint.step})\n`);
+
+      const scenario = o.scenario ?? runConfig.scenario;
+      let config: GaelpConfig;
+      try {
+        const base = scenario === runConfig.scenario ? runConfig.config : resolveConfig({ scenario });
+        config = validateConfig(mergeOverrides(base, ...o.set.map(parseSetOverride)));
+      } catch (e) {
+        throw new UsageError(`invalid configuration${o.set.length ? " (from --set)" : ""}: ${(e as Error).message}`);
+      }
+      const nc = config.campaign.creatives.length;
+      if (policy.spec.numCreatives !== nc) {
+        throw new UsageError(`the policy in ${policy.checkpoint.dir} chooses between ${policy.spec.numCreatives} creatives; scenario ${scenario}'s campaign has ${nc} (campaign.creatives)`);
+      }
+      const days = o.days ?? config.campaign.flightDays;
+      const seed = o.seed ?? runConfig.seed;
+      const report = await evaluateRun({
+        config, spec: policy.spec, weights: policy.weights, scenario, worlds: o.worlds, days, seed, tuneWorlds: o.tuneWorlds, threads: o.threads,
+        onProgress: (line) => io.err(`gaelp eval: ${line}\n`),
+      });
+      const stamp = Math.floor(Date.now() / 1000);
+      const outDir = join(run, "eval");
+      const base = `eval__${scenario}__${stamp}`;
+      const checkpoint = { dir: policy.checkpoint.dir, step: policy.checkpoint.step, skipped: policy.skipped };
+      const files = { json: join(outDir, `${base}.json`), csv: join(outDir, `${base}.csv`) };
+      writeFilesAtomic(outDir, [
+        [`${base}.csv`, evalCsv(report)],
+        [`${base}.json`, JSON.stringify({ command: "eval", run, checkpoint, ...report, config: { ...config, campaign: { ...config.campaign, flightDays: days } } }, null, 2) + "\n"],
+      ]);
+      if (o.json) io.out(JSON.stringify({ ...evalSummary(report), run, checkpoint, files }) + "\n");
+      else {
+        io.out(`run ${run}, checkpoint step ${policy.checkpoint.step}\n`);
+        io.out(formatEvalTable(report));
+        io.out(`wrote ${files.json} and ${base}.csv\n`);
       }
       setCode(0);
     });

@@ -15,16 +15,18 @@
 // search (the best of many noisy points looks better than it is) out of the reported figures.
 import { createHash } from "node:crypto";
 import { availableParallelism } from "node:os";
+import { join } from "node:path";
 import Table from "cli-table3";
 import { Piscina } from "piscina";
 import type { GaelpConfig } from "../env/config.js";
 import { EVAL_STREAM, TRAIN_STREAM, assertSeed } from "../env/seeds.js";
 import { BIDDERS, BIDDER_NAMES, type BidderName, type ParamSpec, createBidder } from "../agents/baselines/index.js";
-import { type PolicySpec, canonicalToBytes, policySize, validatePolicySpec } from "../agents/policy/spec.js";
+import { type PolicySpec, canonicalFromBytes, canonicalToBytes, policySize, policySpecFromJson, validatePolicySpec } from "../agents/policy/spec.js";
 import type { WasmTarget } from "../wasm/loader.js";
 import { compiledWorkerFile } from "../engine/rollout_engine.js";
 import { KPI_COLUMNS, type KpiKey, type KpiRow, type WorldKpis, csvCell } from "./simulate.js";
 import runJob, { type JobBidder, type JobResult, type SimJob } from "./eval_worker.js";
+import { type CheckpointInfo, loadLatestCheckpoint } from "./checkpoint.js";
 import { type Interval, tInterval } from "./stats.js";
 import { fmt } from "./format.js";
 
@@ -156,7 +158,7 @@ function checkInt(name: string, v: number, min: number): void {
 }
 
 /** Bounds a parameter's grid may be extended to. */
-function bounds(name: BidderName, param: string, grid: ParamGrid): { lo: number; hi: number; loOpen: boolean } {
+function bounds(name: BidderName, param: string, grid: ParamGrid): ParamBounds {
   const spec = (BIDDERS[name].params as Record<string, ParamSpec>)[param];
   if (spec === undefined) {
     const allowed = Object.keys(BIDDERS[name].params).join(", ") || "(none)";
@@ -183,7 +185,7 @@ function checkGrid(name: BidderName, grid: BidderGrid): void {
 }
 
 /** The value one grid step beyond the edge (`up` or down), within bounds; undefined when none. */
-function extendValue(values: number[], g: ParamGrid, b: ReturnType<typeof bounds>, up: boolean): number | undefined {
+function extendValue(values: number[], g: ParamGrid, b: ParamBounds, up: boolean): number | undefined {
   const n = values.length;
   const [edge, inner] = up ? [values[n - 1], values[n - 2]] : [values[0], values[1]];
   let next = g.scale === "log" ? edge * (edge / inner) : edge + (edge - inner);
@@ -233,32 +235,48 @@ class JobRunner {
   }
 }
 
-/** Grid search of one baseline's parameters on the training worlds (see the file comment). */
-async function tune(name: BidderName, grid: BidderGrid, job: (b: JobBidder) => SimJob, runner: JobRunner): Promise<TuningResult> {
-  const t0 = performance.now();
+/** Where a parameter's grid may be extended to. */
+export interface ParamBounds {
+  lo: number;
+  hi: number;
+  /** lo itself is excluded (e.g. a step size must be > 0) */
+  loOpen: boolean;
+}
+
+/** Objective values (mean and 95% interval of profit) of a batch of points, in order. */
+export type Objective = (points: Record<string, number>[]) => Promise<Pick<Interval, "mean" | "lo" | "hi">[]>;
+
+/**
+ * Maximises `objective` over `grid` (see the file comment): every combination of the grid values;
+ * then, while the best point sits on the edge of an axis, one more grid step outward along that
+ * axis (the others at their best; at most MAX_EXTENSIONS rounds, never past `limits`); then one
+ * refinement along every axis through the best point, at 1/3 and 2/3 of the way to each
+ * neighbouring grid value (geometric on a log axis). Ties go to the point evaluated first. A grid
+ * with no axes is one point (the defaults).
+ */
+export async function gridSearch(grid: BidderGrid, limits: Record<string, ParamBounds>, objective: Objective): Promise<Omit<TuningResult, "seconds">> {
   const axes = Object.entries(grid).map(([k, g]) => [k, g.values.slice()] as [string, number[]]);
   const seen = new Map<string, TuningPoint>();
   let best: TuningPoint | undefined;
   const key = (p: Record<string, number>) => axes.map(([k]) => `${k}=${p[k]}`).join(",");
   const evaluate = async (candidates: Record<string, number>[], phase: TuningPoint["phase"]) => {
     const fresh = candidates.filter((p, i) => !seen.has(key(p)) && candidates.findIndex((q) => key(q) === key(p)) === i);
-    const results = await runner.run(fresh.map((params) => job({ kind: "baseline", name, params })));
+    const values = await objective(fresh);
     fresh.forEach((params, i) => {
-      const p = profitRow(results[i].kpis);
-      const point: TuningPoint = { params, phase, profit: p.mean, profitCi: [p.lo, p.hi] };
+      const v = values[i];
+      const point: TuningPoint = { params, phase, profit: v.mean, profitCi: [v.lo, v.hi] };
       seen.set(key(params), point);
       if (best === undefined || point.profit > best.profit) best = point;
     });
   };
   await evaluate(product(axes), "grid");
-  // extend every axis whose best value is on its edge, along that axis (the others at their best)
   for (let round = 0; round < MAX_EXTENSIONS; round++) {
     const more: Record<string, number>[] = [];
     for (const [k, values] of axes) {
       const at = values.indexOf(best!.params[k]);
       const up = at === values.length - 1;
       if (at !== 0 && !up) continue;
-      const next = extendValue(values, grid[k], bounds(name, k, grid[k]), up);
+      const next = extendValue(values, grid[k], limits[k], up);
       if (next === undefined) continue;
       if (up) values.push(next);
       else values.unshift(next);
@@ -267,16 +285,12 @@ async function tune(name: BidderName, grid: BidderGrid, job: (b: JobBidder) => S
     if (more.length === 0) break;
     await evaluate(more, "extend");
   }
-  // refine once: thirds of the way toward each neighbour of the best value, along every axis
-  // through the best point
   const fine: Record<string, number>[] = [];
   for (const [k, values] of axes) {
     const v = best!.params[k];
     const at = values.indexOf(v);
-    const pts: number[] = [];
-    if (at > 0) pts.push(...between(v, values[at - 1], grid[k].scale));
-    if (at < values.length - 1) pts.push(...between(v, values[at + 1], grid[k].scale));
-    for (const x of pts) fine.push({ ...best!.params, [k]: x });
+    if (at > 0) for (const x of between(v, values[at - 1], grid[k].scale)) fine.push({ ...best!.params, [k]: x });
+    if (at < values.length - 1) for (const x of between(v, values[at + 1], grid[k].scale)) fine.push({ ...best!.params, [k]: x });
   }
   await evaluate(fine, "refine");
   return {
@@ -284,8 +298,19 @@ async function tune(name: BidderName, grid: BidderGrid, job: (b: JobBidder) => S
     best: best!.params,
     bestProfit: best!.profit,
     points: [...seen.values()],
-    seconds: (performance.now() - t0) / 1000,
   };
+}
+
+/** Tunes one baseline on the training worlds: gridSearch with mean profit over them. */
+async function tune(name: BidderName, grid: BidderGrid, job: (b: JobBidder) => SimJob, runner: JobRunner): Promise<TuningResult> {
+  const t0 = performance.now();
+  const limits = Object.fromEntries(Object.entries(grid).map(([k, g]) => [k, bounds(name, k, g)]));
+  const objective: Objective = async (points) => {
+    const results = await runner.run(points.map((params) => job({ kind: "baseline", name, params })));
+    return results.map((r) => profitRow(r.kpis));
+  };
+  const result = await gridSearch(grid, limits, objective);
+  return { ...result, seconds: (performance.now() - t0) / 1000 };
 }
 
 /** Tunes every baseline on training worlds, then evaluates the policy and the tuned baselines on
@@ -370,6 +395,37 @@ export async function evaluateRun(opts: EvalOptions): Promise<EvalReport> {
   } finally {
     await runner.close();
   }
+}
+
+// ---- the policy of a run ---------------------------------------------------------------------------
+
+/** Checkpoint files holding the policy (written by the trainer into every checkpoint). */
+export const POLICY_SPEC_FILE = "policy_spec.json";
+export const POLICY_WEIGHTS_FILE = "policy.f32";
+
+export interface CheckpointPolicy {
+  spec: PolicySpec;
+  weights: Float32Array;
+  checkpoint: CheckpointInfo;
+  /** newer checkpoints that failed verification, newest first */
+  skipped: { dir: string; reason: string }[];
+}
+
+/** The policy of the newest valid checkpoint under `<run>/checkpoints` (a damaged newer one is
+ *  skipped and listed). Throws naming the run, the checkpoint and the file when there is none. */
+export function loadCheckpointPolicy(run: string): CheckpointPolicy {
+  const root = join(run, "checkpoints");
+  const latest = loadLatestCheckpoint(root);
+  if (latest === undefined) throw new Error(`no checkpoint in ${root}`);
+  const dir = latest.info.dir;
+  const file = (name: string): Uint8Array => {
+    const bytes = latest.files.get(name);
+    if (bytes === undefined) throw new Error(`checkpoint ${dir} has no ${name} (files: ${[...latest.files.keys()].join(", ") || "none"})`);
+    return bytes;
+  };
+  const spec = policySpecFromJson(Buffer.from(file(POLICY_SPEC_FILE)).toString("utf8"), join(dir, POLICY_SPEC_FILE));
+  const weights = canonicalFromBytes(file(POLICY_WEIGHTS_FILE), spec, join(dir, POLICY_WEIGHTS_FILE));
+  return { spec, weights, checkpoint: latest.info, skipped: latest.skipped };
 }
 
 // ---- output ----------------------------------------------------------------------------------------
