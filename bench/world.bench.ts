@@ -4,11 +4,11 @@
 // our campaign bid in), per core: one thread.
 import { VectorEnv } from "../env/vector_env.js";
 import { resolveConfig } from "../env/config.js";
-import { createBidder } from "../agents/baselines/index.js";
+import { type Bidder, createBidder } from "../agents/baselines/index.js";
 import { I_OPPORTUNITIES, INFO_DIM } from "../wasm/layout.js";
 import type { SuiteOptions } from "./run.js";
 
-interface WorldRun {
+export interface WorldRun {
   opportunitiesPerS: number;
   decisionsPerS: number;
   resetMs: number;
@@ -16,10 +16,10 @@ interface WorldRun {
 
 // V8 runs WASM first in its baseline compiler and tiers hot functions up to TurboFan in the
 // background, so each run warms up by wall time before it is timed, and is timed by wall time.
-function runWorlds(bidderName: string, numWorlds: number, warmMs: number, runMs: number): WorldRun {
+export function runWorlds(bidderOf: string | (() => Bidder), numWorlds: number, warmMs: number, runMs: number): WorldRun {
   const config = resolveConfig();
   const env = VectorEnv.create({ config, numWorlds, seed: 7 });
-  const bidder = createBidder(bidderName);
+  const bidder = typeof bidderOf === "string" ? createBidder(bidderOf) : bidderOf();
   bidder.reset(numWorlds, config);
   const t0 = performance.now();
   let [obs, info] = env.reset();
@@ -51,7 +51,7 @@ function runWorlds(bidderName: string, numWorlds: number, warmMs: number, runMs:
 
 /** The fastest of the runs: interference from the machine's neighbours only ever slows a run
  *  down, so the best run is the least noisy estimate of what the code costs. */
-function best(runs: WorldRun[]): WorldRun {
+export function best(runs: WorldRun[]): WorldRun {
   return runs.reduce((a, b) => (b.opportunitiesPerS > a.opportunitiesPerS ? b : a));
 }
 
