@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createRunDir, parseRunName, readRunConfig, resolveRunDir, RUN_FORMAT, RunDirError, runName, writeRunConfig } from "../trainer/run_dir.js";
+import { createRunDir, parseRunName, readRunConfig, resolveRunDir, RUN_FORMAT, RunDirError, runName, runPaths, writeRunConfig } from "../trainer/run_dir.js";
 
 let tmp: string;
 beforeAll(() => {
@@ -21,7 +21,7 @@ const body = { config: { campaign: { dailyBudget: 100 } }, train: { iterations: 
 describe("createRunDir", () => {
   it("makes runs/<scenario>__<exp>__<seed>__<unix>/ with checkpoints, eval and plots", () => {
     const root = freshRoot();
-    const p = createRunDir(root, id, { now: T });
+    const p = runPaths(createRunDir(root, id, { now: T }));
     expect(relative(root, p.dir)).toBe(`default__ppo-v1.2__7__${UNIX}`);
     expect(readdirSync(p.dir).sort()).toEqual(["checkpoints", "eval", "plots"]);
     expect(p.checkpoints).toBe(join(p.dir, "checkpoints"));
@@ -32,13 +32,13 @@ describe("createRunDir", () => {
 
   it("fails clearly when the folder exists, leaving it untouched", () => {
     const root = freshRoot();
-    const p = createRunDir(root, id, { now: T });
+    const p = runPaths(createRunDir(root, id, { now: T }));
     writeFileSync(join(p.dir, "marker"), "first run");
     expect(() => createRunDir(root, id, { now: T })).toThrow(RunDirError);
     expect(() => createRunDir(root, id, { now: T })).toThrow(/run folder .*default__ppo-v1\.2__7__\d+ already exists/);
     expect(readFileSync(join(p.dir, "marker"), "utf8")).toBe("first run");
     // a second later is a different run
-    expect(createRunDir(root, id, { now: new Date(T.getTime() + 1000) }).dir).not.toBe(p.dir);
+    expect(createRunDir(root, id, { now: new Date(T.getTime() + 1000) })).not.toBe(p.dir);
   });
 
   it("validates the name parts, naming the field", () => {
@@ -70,7 +70,7 @@ describe("createRunDir", () => {
 
 describe("run config", () => {
   it("round-trips config.json and stamps format and createdAt", () => {
-    const p = createRunDir(freshRoot(), id, { now: T });
+    const p = runPaths(createRunDir(freshRoot(), id, { now: T }));
     const written = writeRunConfig(p.dir, { ...id, ...body });
     expect(written.format).toBe(RUN_FORMAT);
     expect(Date.parse(written.createdAt)).toBeGreaterThan(0);
@@ -80,7 +80,7 @@ describe("run config", () => {
   });
 
   it("refuses what JSON would not store, and a damaged config.json, naming the field", () => {
-    const p = createRunDir(freshRoot(), id, { now: T });
+    const p = runPaths(createRunDir(freshRoot(), id, { now: T }));
     expect(() => writeRunConfig(p.dir, { ...id, ...body, train: { lr: Number.NaN } })).toThrow(/run config: train\.lr is NaN/);
     expect(() => writeRunConfig(p.dir, { ...id, ...body, policy: [] as unknown as Record<string, unknown> })).toThrow(/policy must be a JSON object, got an array/);
     expect(() => writeRunConfig(p.dir, { ...id, ...body, seed: -2 })).toThrow(/run seed must be an integer >= 0/);
@@ -100,13 +100,13 @@ describe("run config", () => {
 describe("resolveRunDir", () => {
   it("accepts a run name under the runs root or a path to the folder", () => {
     const root = freshRoot();
-    const p = createRunDir(root, id, { now: T });
-    writeRunConfig(p.dir, { ...id, ...body });
+    const dir = createRunDir(root, id, { now: T });
+    writeRunConfig(dir, { ...id, ...body });
     const name = `default__ppo-v1.2__7__${UNIX}`;
-    expect(resolveRunDir(name, root).dir).toBe(p.dir);
-    expect(resolveRunDir(p.dir, "/nonexistent").dir).toBe(p.dir);
-    expect(resolveRunDir(relative(process.cwd(), p.dir), "/nonexistent").dir).toBe(p.dir);
-    expect(resolveRunDir(p.dir + "/", "/nonexistent").checkpoints).toBe(p.checkpoints);
+    expect(resolveRunDir(name, root)).toBe(dir);
+    expect(resolveRunDir(dir, "/nonexistent")).toBe(dir);
+    expect(resolveRunDir(relative(process.cwd(), dir), "/nonexistent")).toBe(dir);
+    expect(resolveRunDir(dir + "/", "/nonexistent")).toBe(dir);
   });
 
   it("says what it looked for when the run is missing or the folder is not a run", () => {

@@ -98,10 +98,11 @@ export function runPaths(dir: string): RunPaths {
 
 /**
  * Creates `<root>/<scenario>__<exp>__<seed>__<unix seconds>/` with its checkpoints/, eval/ and
- * plots/ folders (root created if missing). Fails if that folder exists: two runs started in the
- * same second with the same id would otherwise share it.
+ * plots/ folders (root created if missing) and returns its absolute path (runPaths() names what is
+ * inside). Fails if that folder exists: two runs started in the same second with the same id
+ * would otherwise share it.
  */
-export function createRunDir(root: string, id: RunId, opts: { now?: Date } = {}): RunPaths {
+export function createRunDir(root: string, id: RunId, opts: { now?: Date } = {}): string {
   const name = runName(id, Math.floor((opts.now ?? new Date()).getTime() / 1000));
   const paths = runPaths(join(root, name));
   mkdirSync(resolve(root), { recursive: true });
@@ -114,16 +115,16 @@ export function createRunDir(root: string, id: RunId, opts: { now?: Date } = {})
     throw e;
   }
   for (const sub of [paths.checkpoints, paths.eval, paths.plots]) mkdirSync(sub);
-  return paths;
+  return paths.dir;
 }
 
 const isDir = (p: string): boolean => existsSync(p) && statSync(p).isDirectory();
 
 /**
- * The run folder for `--checkpoint RUN` / `--resume RUN`: `nameOrPath` is a path to a run folder
- * or the name of one under `runsRoot`. It must hold config.json.
+ * The run folder (absolute path) for `--checkpoint RUN` / `--resume RUN`: `nameOrPath` is a path to
+ * a run folder or the name of one under `runsRoot`. It must hold config.json.
  */
-export function resolveRunDir(nameOrPath: string, runsRoot = DEFAULT_RUNS_ROOT): RunPaths {
+export function resolveRunDir(nameOrPath: string, runsRoot = DEFAULT_RUNS_ROOT): string {
   if (typeof nameOrPath !== "string" || nameOrPath.trim() === "") throw new RunDirError("run: expected a run folder path or a run name, got an empty string");
   const candidates = [resolve(nameOrPath)];
   const bare = !isAbsolute(nameOrPath) && !nameOrPath.includes("/") && !nameOrPath.includes(sep);
@@ -132,11 +133,10 @@ export function resolveRunDir(nameOrPath: string, runsRoot = DEFAULT_RUNS_ROOT):
   if (found === undefined) {
     throw new RunDirError(`run ${JSON.stringify(nameOrPath)} not found: no folder at ${[...new Set(candidates)].join(" or ")}`);
   }
-  const paths = runPaths(found);
-  if (!existsSync(paths.config)) {
+  if (!existsSync(join(found, RUN_CONFIG_FILE))) {
     throw new RunDirError(`${found} is not a run folder: it has no ${RUN_CONFIG_FILE} (a run folder is made by \`gaelp train\`)`);
   }
-  return paths;
+  return found;
 }
 
 /** Writes <dir>/config.json atomically; createdAt defaults to now. Returns what was written. */
