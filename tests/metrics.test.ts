@@ -1,19 +1,14 @@
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import pl from "nodejs-polars";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { scratchDir } from "./helpers/scratch.js";
 import { assertFiniteMetrics, METRICS_CSV, METRICS_JSONL, MetricsLogger, type MetricsRow, parseMetricsJsonl, readMetrics } from "../trainer/metrics.js";
 
-let tmp: string;
-beforeAll(() => {
-  tmp = mkdtempSync(join(tmpdir(), "gaelp-metrics-"));
-});
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-let n = 0;
+const scratch = scratchDir("metrics");
 const freshDir = (): string => {
-  const d = join(tmp, `run${n++}`);
+  const d = scratch.next("run");
   mkdirSync(d);
   return d;
 };

@@ -1,17 +1,12 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import fc from "fast-check";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { scratchDir } from "./helpers/scratch.js";
 import { createRunDir, parseRunName, readRunConfig, resolveRunDir, RUN_FORMAT, RunDirError, runName, runPaths, writeRunConfig } from "../trainer/run_dir.js";
 
-let tmp: string;
-beforeAll(() => {
-  tmp = mkdtempSync(join(tmpdir(), "gaelp-rundir-"));
-});
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-let n = 0;
-const freshRoot = (): string => join(tmp, `root${n++}`, "runs");
+const scratch = scratchDir("rundir");
+const freshRoot = (): string => join(scratch.next("root"), "runs");
 
 const T = new Date("2025-03-01T12:00:00.900Z");
 const UNIX = Math.floor(T.getTime() / 1000);

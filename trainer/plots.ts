@@ -122,32 +122,36 @@ interface Frame {
   y1: number; // top pixel
 }
 
+/**
+ * Grid line, tick and label for each tick of one axis. Positions along the axis come from the
+ * scale; across it, the tick points outward from the frame edge (left for y, down for x).
+ */
+function tickMarks(s: Scale, f: Frame, axis: "x" | "y"): string[] {
+  const [edge, far, out, labelGap] = axis === "y" ? [f.x0, f.x1, -1, 8] : [f.y0, f.y1, 1, 18];
+  const xy = (along: number, across: number): [number, number] => (axis === "y" ? [across, along] : [along, across]);
+  const line = (attrs: string, a: [number, number], b: [number, number], stroke: string) =>
+    `<line ${attrs} x1="${a[0]}" x2="${b[0]}" y1="${a[1]}" y2="${b[1]}" stroke="${stroke}"/>`;
+  return s.ticks.flatMap((v) => {
+    const p = s.at(v);
+    const [lx, ly] = xy(p, edge + out * labelGap);
+    const anchor = axis === "y" ? `text-anchor="end" dominant-baseline="middle"` : `text-anchor="middle"`;
+    return [
+      line(`class="grid"`, xy(p, far), xy(p, edge), axis === "y" ? "#e5e5e5" : "#f0f0f0"),
+      line(`class="tick" data-value="${v}"`, xy(p, edge + out * 5), xy(p, edge), "#333"),
+      `<text x="${lx}" y="${ly}" ${anchor}>${esc(tickLabel(v, s.ticks))}</text>`,
+    ];
+  });
+}
+
 /** Grid lines, ticks, tick labels and axis titles of one plot area. */
 function axes(f: Frame, xs: Scale | undefined, ys: Scale, xLabel: string, yLabel: string): string {
-  const out: string[] = [];
-  out.push(`<g class="y-axis">`);
-  for (const v of ys.ticks) {
-    const y = ys.at(v);
-    out.push(
-      `<line class="grid" x1="${f.x0}" x2="${f.x1}" y1="${y}" y2="${y}" stroke="#e5e5e5"/>`,
-      `<line class="tick" data-value="${v}" x1="${f.x0 - 5}" x2="${f.x0}" y1="${y}" y2="${y}" stroke="#333"/>`,
-      `<text x="${f.x0 - 8}" y="${y}" text-anchor="end" dominant-baseline="middle">${esc(tickLabel(v, ys.ticks))}</text>`,
-    );
-  }
+  const out: string[] = [`<g class="y-axis">`, ...tickMarks(ys, f, "y")];
   const midY = r2((f.y0 + f.y1) / 2);
   const lx = r2(f.x0 - leftMargin(ys.ticks) + 16);
   out.push(`<text class="axis-label" x="${lx}" y="${midY}" text-anchor="middle" transform="rotate(-90 ${lx} ${midY})">${esc(yLabel)}</text>`);
   out.push(`</g>`);
   if (xs) {
-    out.push(`<g class="x-axis">`);
-    for (const v of xs.ticks) {
-      const x = xs.at(v);
-      out.push(
-        `<line class="grid" x1="${x}" x2="${x}" y1="${f.y1}" y2="${f.y0}" stroke="#f0f0f0"/>`,
-        `<line class="tick" data-value="${v}" x1="${x}" x2="${x}" y1="${f.y0}" y2="${f.y0 + 5}" stroke="#333"/>`,
-        `<text x="${x}" y="${f.y0 + 18}" text-anchor="middle">${esc(tickLabel(v, xs.ticks))}</text>`,
-      );
-    }
+    out.push(`<g class="x-axis">`, ...tickMarks(xs, f, "x"));
     out.push(`<text class="axis-label" x="${r2((f.x0 + f.x1) / 2)}" y="${f.y0 + 38}" text-anchor="middle">${esc(xLabel)}</text>`);
     out.push(`</g>`);
   }
