@@ -4,7 +4,7 @@ import fc from "fast-check";
 import pl from "nodejs-polars";
 import { describe, expect, it } from "vitest";
 import { scratchDir } from "./helpers/scratch.js";
-import { assertFiniteMetrics, METRICS_CSV, METRICS_JSONL, MetricsLogger, type MetricsRow, parseMetricsJsonl, readMetrics } from "../trainer/metrics.js";
+import { assertFiniteMetrics, metricSeries, METRICS_CSV, METRICS_JSONL, MetricsLogger, type MetricsRow, parseMetricsJsonl, readMetrics } from "../trainer/metrics.js";
 
 const scratch = scratchDir("metrics");
 const freshDir = (): string => {
@@ -164,6 +164,17 @@ describe("MetricsLogger", () => {
     expect(() => new MetricsLogger(dir, { resumeStep: 3 })).toThrow(/metrics\.jsonl:2: metrics step 1 must be greater/);
     writeFileSync(join(dir, METRICS_JSONL), '{"step":1,"a":null}\n');
     expect(() => new MetricsLogger(dir, { resumeStep: 3 })).toThrow(/metrics\.jsonl:1: metrics at step 1: a must be a number, got object/);
+  });
+
+  it("metricSeries gives the [x, y] points of one key, over the rows that have it", () => {
+    const rows: MetricsRow[] = [
+      { step: 1, "charts/SPS": 10, "charts/decisions": 100 },
+      { step: 2, "charts/decisions": 200 },
+      { step: 3, "charts/SPS": 30, "charts/decisions": 300 },
+    ];
+    expect(metricSeries(rows, "charts/SPS")).toEqual([[1, 10], [3, 30]]);
+    expect(metricSeries(rows, "charts/SPS", "charts/decisions")).toEqual([[100, 10], [300, 30]]);
+    expect(() => metricSeries(rows, "losses/kl")).toThrow(/no row has both step and losses\/kl; keys logged: step, charts\/SPS, charts\/decisions/);
   });
 
   it("parseMetricsJsonl keeps a complete last line without a newline", () => {
