@@ -33,6 +33,7 @@ const SUITES: Suite[] = [
   { name: "policy", load: async () => (await import("./engine.bench.js")).benchPolicy },
   { name: "engine", load: async () => (await import("./engine.bench.js")).benchEngine },
   { name: "eval", load: async () => (await import("./eval.bench.js")).benchEval },
+  { name: "run_folder", load: async () => (await import("./run_folder.bench.js")).benchRunFolder },
 ];
 
 /** Project root whether running from sources (bench/run.ts) or compiled (dist/bench/run.js). */

@@ -105,8 +105,8 @@ describe("gaelp eval", () => {
     const { root, run } = makeRun();
     const bad: [string[], RegExp][] = [
       [["eval"], /required option '--checkpoint <run>' not specified/],
-      [["eval", "--checkpoint", "nope", "--runs-root", root], /--checkpoint nope: .*no run directory at/],
-      [["eval", "--checkpoint", "../exp__1", "--runs-root", root], /'\.\.' is not allowed/],
+      [["eval", "--checkpoint", "nope", "--runs-root", root], /--checkpoint nope: run "nope" not found: no folder at/],
+      [["eval", "--checkpoint", join(root, "exp__1", "checkpoints")], /is not a run folder: it has no config\.json/],
       [["eval", "--checkpoint", run, "--worlds", "1"], /option '--worlds <n>' argument '1' is invalid\. Allowed: an integer from 2 to 65536/],
       [["eval", "--checkpoint", run, "--days", "x"], /option '--days <n>' argument 'x' is invalid/],
       [["eval", "--checkpoint", run, "--scenario", "moon"], /argument 'moon' is invalid\. Allowed choices are default, holiday_surge, crowded_market/],
@@ -135,7 +135,13 @@ describe("gaelp eval", () => {
     writeFileSync(join(run, "config.json"), "{}");
     r = gaelp(["eval", "--checkpoint", run]);
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(/config\.json: format must be "gaelp-run\/1"/);
+    expect(r.err).toMatch(/config\.json: format is undefined, expected "gaelp-run\/1"/);
+    rmSync(join(run, "checkpoints"), { recursive: true });
+    writeCheckpoint(join(run, "checkpoints"), 1, policyFiles(spec, 1));
+    writeFileSync(join(run, "config.json"), JSON.stringify({ format: "gaelp-run/1", scenario: "default", exp: "exp", seed: 7, createdAt: new Date().toISOString(), config: { ...config, campaign: { ...config.campaign, bidMax: -1 } }, train: {}, policy: spec }));
+    r = gaelp(["eval", "--checkpoint", run]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/config\.json: config campaign\.bidMax: Expected number to be greater or equal to 0\.01 \(got -1\)/);
     expect(existsSync(join(run, "eval"))).toBe(false);
     rmSync(root, { recursive: true, force: true });
   }, 300_000);

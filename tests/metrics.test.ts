@@ -1,19 +1,14 @@
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import pl from "nodejs-polars";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { assertFiniteMetrics, METRICS_CSV, METRICS_JSONL, MetricsLogger, type MetricsRow, parseMetricsJsonl, readMetrics } from "../trainer/metrics.js";
+import { describe, expect, it } from "vitest";
+import { scratchDir } from "./helpers/scratch.js";
+import { assertFiniteMetrics, metricSeries, METRICS_CSV, METRICS_JSONL, MetricsLogger, type MetricsRow, parseMetricsJsonl, readMetrics } from "../trainer/metrics.js";
 
-let tmp: string;
-beforeAll(() => {
-  tmp = mkdtempSync(join(tmpdir(), "gaelp-metrics-"));
-});
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-let n = 0;
+const scratch = scratchDir("metrics");
 const freshDir = (): string => {
-  const d = join(tmp, `run${n++}`);
+  const d = scratch.next("run");
   mkdirSync(d);
   return d;
 };
@@ -169,6 +164,17 @@ describe("MetricsLogger", () => {
     expect(() => new MetricsLogger(dir, { resumeStep: 3 })).toThrow(/metrics\.jsonl:2: metrics step 1 must be greater/);
     writeFileSync(join(dir, METRICS_JSONL), '{"step":1,"a":null}\n');
     expect(() => new MetricsLogger(dir, { resumeStep: 3 })).toThrow(/metrics\.jsonl:1: metrics at step 1: a must be a number, got object/);
+  });
+
+  it("metricSeries gives the [x, y] points of one key, over the rows that have it", () => {
+    const rows: MetricsRow[] = [
+      { step: 1, "charts/SPS": 10, "charts/decisions": 100 },
+      { step: 2, "charts/decisions": 200 },
+      { step: 3, "charts/SPS": 30, "charts/decisions": 300 },
+    ];
+    expect(metricSeries(rows, "charts/SPS")).toEqual([[1, 10], [3, 30]]);
+    expect(metricSeries(rows, "charts/SPS", "charts/decisions")).toEqual([[100, 10], [300, 30]]);
+    expect(() => metricSeries(rows, "losses/kl")).toThrow(/no row has both step and losses\/kl; keys logged: step, charts\/SPS, charts\/decisions/);
   });
 
   it("parseMetricsJsonl keeps a complete last line without a newline", () => {

@@ -18,7 +18,7 @@ import { readWeightsFile, runRollout } from "./rollout.js";
 import { defaultPolicySpec } from "../agents/policy/spec.js";
 import { fmt } from "./format.js";
 import { type CheckpointPolicy, evalCsv, evalSummary, evaluateRun, formatEvalTable, loadCheckpointPolicy } from "./evaluate.js";
-import { type RunConfig, readRunConfig, resolveRunDir } from "./run_dir.js";
+import { DEFAULT_RUNS_ROOT, type RunConfig, readRunConfig, resolveRunDir } from "./run_dir.js";
 
 export interface CliIo {
   out(text: string): void;
@@ -284,8 +284,8 @@ export function buildProgram(io: CliIo, setCode: (code: number) => void): Comman
       "Evaluate a training run's latest valid checkpoint against every baseline (truthful, fixed, linear, pacing) on held-out " +
         "worlds; each baseline is first tuned for profit by grid search on training worlds. Writes <run>/eval/eval__<scenario>__<unix>.json and .csv",
     )
-    .requiredOption("--checkpoint <run>", "the run: a name under --runs-root, or a path to the run folder")
-    .option("--runs-root <dir>", "folder holding runs by name", "runs")
+    .requiredOption("--checkpoint <run>", "the run: a path to its folder, or its name (looked up here, then under --runs-root)")
+    .option("--runs-root <dir>", "folder holding runs by name", DEFAULT_RUNS_ROOT)
     .addOption(new Option("--scenario <name>", "scenario to evaluate in (default: the run's, with its config; another starts from that preset)").choices(SCENARIO_NAMES))
     .addOption(new Option("--worlds <n>", "held-out worlds (the 95% intervals are over them)").argParser(intIn(2, 65536)).default(64))
     .addOption(new Option("--days <n>", "flight length in days (default: the run's campaign.flightDays)").argParser(intIn(1, 365)))
@@ -309,9 +309,16 @@ export function buildProgram(io: CliIo, setCode: (code: number) => void): Comman
       if (policy.skipped.length > 0) io.err(`gaelp eval: using ${policy.checkpoint.dir} (step ${policy.checkpoint.step})\n`);
 
       const scenario = o.scenario ?? runConfig.scenario;
+      let base: GaelpConfig;
+      if (scenario === runConfig.scenario) {
+        try {
+          base = validateConfig(structuredClone(runConfig.config));
+        } catch (e) {
+          throw new UsageError(`--checkpoint ${o.checkpoint}: ${join(run, "config.json")}: ${(e as Error).message}`);
+        }
+      } else base = resolveConfig({ scenario });
       let config: GaelpConfig;
       try {
-        const base = scenario === runConfig.scenario ? runConfig.config : resolveConfig({ scenario });
         config = validateConfig(mergeOverrides(base, ...o.set.map(parseSetOverride)));
       } catch (e) {
         throw new UsageError(`invalid configuration${o.set.length ? " (from --set)" : ""}: ${(e as Error).message}`);
@@ -328,18 +335,18 @@ export function buildProgram(io: CliIo, setCode: (code: number) => void): Comman
       });
       const stamp = Math.floor(Date.now() / 1000);
       const outDir = join(run, "eval");
-      const base = `eval__${scenario}__${stamp}`;
+      const stem = `eval__${scenario}__${stamp}`;
       const checkpoint = { dir: policy.checkpoint.dir, step: policy.checkpoint.step, skipped: policy.skipped };
-      const files = { json: join(outDir, `${base}.json`), csv: join(outDir, `${base}.csv`) };
+      const files = { json: join(outDir, `${stem}.json`), csv: join(outDir, `${stem}.csv`) };
       writeFilesAtomic(outDir, [
-        [`${base}.csv`, evalCsv(report)],
-        [`${base}.json`, JSON.stringify({ command: "eval", run, checkpoint, ...report, config: { ...config, campaign: { ...config.campaign, flightDays: days } } }, null, 2) + "\n"],
+        [`${stem}.csv`, evalCsv(report)],
+        [`${stem}.json`, JSON.stringify({ command: "eval", run, checkpoint, ...report, config: { ...config, campaign: { ...config.campaign, flightDays: days } } }, null, 2) + "\n"],
       ]);
       if (o.json) io.out(JSON.stringify({ ...evalSummary(report), run, checkpoint, files }) + "\n");
       else {
         io.out(`run ${run}, checkpoint step ${policy.checkpoint.step}\n`);
         io.out(formatEvalTable(report));
-        io.out(`wrote ${files.json} and ${base}.csv\n`);
+        io.out(`wrote ${files.json} and ${stem}.csv\n`);
       }
       setCode(0);
     });

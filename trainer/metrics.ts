@@ -93,6 +93,17 @@ export function readMetrics(file: string): MetricsRow[] {
   return parseMetricsJsonl(readFileSync(file, "utf8"), file).rows;
 }
 
+/**
+ * The [x, y] points of metric `key` over the rows that have it (x from `xKey`, default the step),
+ * ready for plots.learningCurveSvg. Throws when no row has the key, naming the keys there are.
+ */
+export function metricSeries(rows: readonly MetricsRow[], key: string, xKey = "step"): [number, number][] {
+  const points: [number, number][] = [];
+  for (const r of rows) if (key in r && xKey in r) points.push([r[xKey], r[key]]);
+  if (points.length === 0) throw new Error(`metrics: no row has both ${xKey} and ${key}; keys logged: ${metricsColumns(rows).join(", ")}`);
+  return points;
+}
+
 /** CSV columns: `step`, then every key in `rows` sorted (so groups like `charts/` sit together). */
 export function metricsColumns(rows: readonly MetricsRow[]): string[] {
   const keys = new Set<string>();
