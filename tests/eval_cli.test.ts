@@ -2,16 +2,17 @@
 // checkpoints holding a freshly initialised policy, as the trainer writes them.
 import { beforeAll, describe, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { resolveConfig } from "../env/config.js";
 import { canonicalToBytes, defaultPolicySpec, type PolicySpec } from "../agents/policy/spec.js";
 import { initialCanonical } from "../agents/policy/init.js";
 import { writeCheckpoint } from "../trainer/checkpoint.js";
 import { POLICY_SPEC_FILE, POLICY_WEIGHTS_FILE } from "../trainer/evaluate.js";
+import { scratchDir } from "./helpers/scratch.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
+const scratch = scratchDir("eval-cli");
 const CLI = join(ROOT, "dist/trainer/cli.js");
 
 function gaelp(args: string[], cwd = ROOT): { code: number | null; out: string; err: string } {
@@ -35,7 +36,7 @@ function policyFiles(s: PolicySpec, seed: number): Record<string, Uint8Array> {
 
 /** runs/<name> with config.json and checkpoints at steps 10 and 20. */
 function makeRun(name = "exp__1"): { root: string; run: string } {
-  const root = mkdtempSync(join(tmpdir(), "gaelp-eval-"));
+  const root = scratch.next("runs");
   const run = join(root, name);
   writeCheckpoint(join(run, "checkpoints"), 10, policyFiles(spec, 1));
   writeCheckpoint(join(run, "checkpoints"), 20, policyFiles(spec, 2));
@@ -80,7 +81,6 @@ describe("gaelp eval", () => {
     const csv = readFileSync(join(run, "eval", files[0]), "utf8").trim().split("\n");
     expect(csv[0]).toBe("bidder,metric,unit,mean,sd,ci95_lo,ci95_hi,n");
     expect(csv.find((l) => l.startsWith("ppo,profit,"))!.split(",")[3]).toBe(String(doc.bidders.ppo.profit));
-    rmSync(root, { recursive: true, force: true });
   }, 300_000);
 
   it("prints the table by path, and falls back from a damaged newest checkpoint, saying so on stderr", () => {
@@ -98,7 +98,6 @@ describe("gaelp eval", () => {
     expect(r.out).toMatch(/│ metric\s+│ ppo\s+│ truthful\s+│ fixed\s+│ linear\s+│ pacing/);
     expect(r.out).toMatch(/3 held-out worlds x 1 days \(seed 3/);
     expect(r.out).toMatch(/wrote .*eval__default__\d+\.json/);
-    rmSync(root, { recursive: true, force: true });
   }, 300_000);
 
   it("exits 2 with a clear message on bad flags, a missing run and unusable checkpoints", () => {
@@ -143,7 +142,6 @@ describe("gaelp eval", () => {
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/config\.json: config campaign\.bidMax: Expected number to be greater or equal to 0\.01 \(got -1\)/);
     expect(existsSync(join(run, "eval"))).toBe(false);
-    rmSync(root, { recursive: true, force: true });
   }, 300_000);
 
   it("--help names every flag", () => {
