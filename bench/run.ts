@@ -31,6 +31,7 @@ const SUITES: Suite[] = [
   { name: "world_reference", prefix: "world", load: async () => (await import("./world_reference.bench.js")).benchWorldReference },
   { name: "policy", load: async () => (await import("./engine.bench.js")).benchPolicy },
   { name: "engine", load: async () => (await import("./engine.bench.js")).benchEngine },
+  { name: "replay", load: async () => (await import("./replay.bench.js")).benchReplay },
 ];
 
 /** Project root whether running from sources (bench/run.ts) or compiled (dist/bench/run.js). */

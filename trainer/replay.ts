@@ -5,11 +5,12 @@
 //
 // Storage is columnar: one typed array per named column, `capacity` rows, written as a ring. The
 // same class holds PPO decision rows (obs f32[50], actions u8, log-prob, targets...) and the rivals'
-// small transitions. Two Float64 heap-ordered trees over the rows' p^alpha give O(log n) updates:
-// a sum-tree for the proportional prefix-sum search and a min-tree for max_j w_j (the rarest row
-// has the largest weight). Internal nodes are always recomputed from their two children (never
-// adjusted by a delta), so the trees never drift and are a pure function of the leaves: a
-// snapshot stores only the leaves.
+// small transitions. Two heap-ordered trees over the rows' p^alpha give O(log n) updates: a
+// sum-tree for the proportional prefix-sum search and a min-tree for max_j w_j (the rarest row has
+// the largest weight). They share one Float64Array, a node's sum and min side by side, so an
+// update walking up touches one cache line per level instead of two. Internal nodes are always
+// recomputed from their two children (never adjusted by a delta), so the trees never drift and
+// are a pure function of the leaves: a snapshot stores only the leaves.
 import { crc32 } from "node:zlib";
 import { Packr } from "msgpackr";
 import seedrandom from "seedrandom";
@@ -62,9 +63,9 @@ const INT_RANGE: Partial<Record<ColumnType, readonly [number, number]>> = {
   u8: [0, 255],
 };
 
-/** Two Float64Array trees (sum, min) of 2 * capacity nodes each (node 0 unused, root at 1). */
+/** Two float64 trees (sum, min) of 2 * capacity nodes each (node 0 unused, root at 1). */
 export const TREE_BYTES_PER_ROW = 2 * 2 * Float64Array.BYTES_PER_ELEMENT;
-/** Row limit: keeps heap indices (2 * capacity) inside int32 arithmetic. */
+/** Row limit: keeps heap node indices (< 2 * capacity) inside int32 arithmetic. */
 export const MAX_CAPACITY = 2 ** 30;
 
 const OPTION_KEYS = ["columns", "maxBytes", "alpha", "beta0", "betaSteps", "eps", "seed"] as const;
@@ -152,9 +153,11 @@ export class PrioritizedReplay {
 
   private readonly opts: Resolved;
   private readonly columns = new Map<string, Column>();
-  /** heap order: node i has children 2i and 2i+1; leaves (one per slot) at capacity + slot */
-  private readonly sumTree: Float64Array;
-  private readonly minTree: Float64Array;
+  /** Heap order: node i has children 2i and 2i+1; leaves (one per slot) at capacity + slot. Node i's
+   *  sum is tree[2i], its min tree[2i + 1]. */
+  private readonly tree: Float64Array;
+  /** leaves of updatePriorities(), reused across calls */
+  private scratch = new Float64Array(0);
   private cursor = 0;
   private count = 0;
   private maxRaw = INITIAL_MAX_PRIORITY;
@@ -180,8 +183,8 @@ export class PrioritizedReplay {
     for (const c of this.opts.columns) {
       this.columns.set(c.name, { ...c, data: new ARRAYS[c.type](capacity * c.width) });
     }
-    this.sumTree = new Float64Array(2 * capacity);
-    this.minTree = new Float64Array(2 * capacity).fill(Infinity);
+    this.tree = new Float64Array(4 * capacity);
+    for (let i = 1; i < 4 * capacity; i += 2) this.tree[i] = Infinity; // mins of empty subtrees
     this.rng = seedrandom.alea(`gaelp.replay/${this.opts.seed}`, { state: true });
   }
 
@@ -199,12 +202,12 @@ export class PrioritizedReplay {
 
   /** sum over stored rows of p^alpha */
   get totalPriority(): number {
-    return this.sumTree[1];
+    return this.tree[2];
   }
 
   /** smallest p^alpha over stored rows (Infinity while empty) */
   get minPriority(): number {
-    return this.minTree[1];
+    return this.tree[3];
   }
 
   /** largest raw priority (|delta|) seen so far, given to rows added without priorities; starts at 1 */
@@ -214,7 +217,7 @@ export class PrioritizedReplay {
 
   /** bytes held by the columns and trees: capacity * bytesPerRow <= maxBytes */
   get byteLength(): number {
-    let bytes = this.sumTree.byteLength + this.minTree.byteLength;
+    let bytes = this.tree.byteLength;
     for (const c of this.columns.values()) bytes += c.data.byteLength;
     return bytes;
   }
@@ -222,7 +225,7 @@ export class PrioritizedReplay {
   /** the stored p^alpha of a filled slot */
   priority(slot: number): number {
     this.checkSlot(slot, "priority: slot");
-    return this.sumTree[this.capacity + slot];
+    return this.tree[2 * (this.capacity + slot)];
   }
 
   /** A column's whole storage (capacity * width values; slot s at [s*width, (s+1)*width)). */
@@ -258,7 +261,7 @@ export class PrioritizedReplay {
         throw new RangeError(`add: priorities must hold one value per row (${n}), got ${priorities === null ? null : priorities.length}`);
       }
       leaves = new Float64Array(n);
-      for (let r = 0; r < n; r++) leaves[r] = this.leafOf(priorities[r], `add: priorities[${r}]`);
+      this.leaves(priorities, n, leaves, (r) => `add: priorities[${r}]`);
     }
 
     const cap = this.capacity;
@@ -307,28 +310,28 @@ export class PrioritizedReplay {
       idx = out.idx.length === n ? out.idx : out.idx.subarray(0, n);
       weights = out.weights.length === n ? out.weights : out.weights.subarray(0, n);
     }
-    const sum = this.sumTree;
+    const tree = this.tree;
     const cap = this.capacity;
-    const segment = sum[1] / n;
-    const minLeaf = this.minTree[1];
+    const segment = tree[2] / n;
+    const minLeaf = tree[3];
     const negBeta = -this.beta;
     for (let k = 0; k < n; k++) {
       let target = (k + this.rng.double()) * segment;
       let i = 1;
       while (i < cap) {
-        const left = i << 1;
+        const leftSum = tree[4 * i];
         // Go right only into mass: rounding may leave target at or past the total, and an empty
         // slot (mass 0) must never be drawn.
-        if (target < sum[left] || sum[left + 1] <= 0) {
-          i = left;
+        if (target < leftSum || tree[4 * i + 2] <= 0) {
+          i = 2 * i;
         } else {
-          target -= sum[left];
-          i = left + 1;
+          target -= leftSum;
+          i = 2 * i + 1;
         }
       }
       idx[k] = i - cap;
       // (N P(i))^-beta / max_j (N P(j))^-beta = (p_i / p_min)^-beta: N and the total cancel.
-      weights[k] = Math.pow(sum[i] / minLeaf, negBeta);
+      weights[k] = Math.pow(tree[2 * i] / minLeaf, negBeta);
     }
     this.betaStep++;
     return { idx, weights };
@@ -348,7 +351,7 @@ export class PrioritizedReplay {
       }
       dst = out.length === n * w ? out : out.subarray(0, n * w);
     }
-    for (let k = 0; k < n; k++) this.checkSlot(idx[k], `gather: idx[${k}]`);
+    this.checkSlots(idx, "gather");
     const src = c.data;
     if (w === 1) {
       for (let k = 0; k < n; k++) dst[k] = src[idx[k]];
@@ -372,14 +375,13 @@ export class PrioritizedReplay {
       throw new RangeError(`updatePriorities: priorities must hold one value per index (${idx.length}), got ${priorities?.length}`);
     }
     const n = idx.length;
+    this.checkSlots(idx, "updatePriorities");
+    if (this.scratch.length < n) this.scratch = new Float64Array(n);
+    const leaves = this.scratch;
+    this.leaves(priorities, n, leaves, (k) => `updatePriorities: priorities[${k}] (slot ${idx[k]})`);
     for (let k = 0; k < n; k++) {
-      this.checkSlot(idx[k], `updatePriorities: idx[${k}]`);
-      this.leafOf(priorities[k], `updatePriorities: priorities[${k}] (slot ${idx[k]})`);
-    }
-    for (let k = 0; k < n; k++) {
-      const p = priorities[k];
-      if (p > this.maxRaw) this.maxRaw = p;
-      this.setLeaf(idx[k], Math.pow(p + this.opts.eps, this.opts.alpha));
+      if (priorities[k] > this.maxRaw) this.maxRaw = priorities[k];
+      this.setLeaf(idx[k], leaves[k]);
     }
   }
 
@@ -393,6 +395,8 @@ export class PrioritizedReplay {
     const data: Record<string, ColumnArray> = {};
     for (const c of this.columns.values()) data[c.name] = c.data.subarray(0, this.count * c.width);
     const st = this.rng.state();
+    const leaves = new Float64Array(this.count);
+    for (let s = 0; s < this.count; s++) leaves[s] = this.tree[2 * (this.capacity + s)];
     const payload = packr.pack({
       format: "gaelp.replay",
       version: FORMAT_VERSION,
@@ -403,7 +407,7 @@ export class PrioritizedReplay {
       maxPriority: this.maxRaw,
       betaStep: this.betaStep,
       rng: new Float64Array([st.c, st.s0, st.s1, st.s2]),
-      leaves: this.sumTree.subarray(this.capacity, this.capacity + this.count),
+      leaves,
       data,
     });
     const bytes = new Uint8Array(HEADER_BYTES + payload.length);
@@ -473,8 +477,10 @@ export class PrioritizedReplay {
       c.data.set(src as ColumnArray);
     }
 
-    replay.sumTree.set(leaves as Float64Array, cap);
-    replay.minTree.set(leaves as Float64Array, cap);
+    for (let k = 0; k < n; k++) {
+      replay.tree[2 * (cap + k)] = (leaves as Float64Array)[k];
+      replay.tree[2 * (cap + k) + 1] = (leaves as Float64Array)[k];
+    }
     replay.rebuild();
     replay.cursor = cursor as number;
     replay.count = n;
@@ -499,6 +505,26 @@ export class PrioritizedReplay {
     }
   }
 
+  private checkSlots(idx: Int32Array, where: string): void {
+    const n = this.count;
+    for (let k = 0; k < idx.length; k++) {
+      const s = idx[k];
+      if (!(s >= 0 && s < n)) this.checkSlot(s, `${where}: idx[${k}]`);
+    }
+  }
+
+  /** (|delta| + eps)^alpha of the first n priorities into `out`, checked; `what(k)` names a bad
+   *  value and is only called on failure (these loops run for every learner minibatch). */
+  private leaves(priorities: ArrayLike<number>, n: number, out: Float64Array, what: (k: number) => string): void {
+    const { eps, alpha } = this.opts;
+    for (let k = 0; k < n; k++) {
+      const p = priorities[k];
+      const leaf = Math.pow(p + eps, alpha);
+      if (!(typeof p === "number" && p >= 0 && leaf > 0 && leaf < Infinity)) this.leafOf(p, what(k));
+      out[k] = leaf;
+    }
+  }
+
   /** (|delta| + eps)^alpha, checked: the trees only ever hold positive finite leaves. */
   private leafOf(p: number, what: string): number {
     if (!(typeof p === "number" && p >= 0 && p < Infinity)) throw new RangeError(`${what} = ${p} must be a finite number >= 0`);
@@ -510,31 +536,25 @@ export class PrioritizedReplay {
   }
 
   private setLeaf(slot: number, leaf: number): void {
-    const sum = this.sumTree;
-    const min = this.minTree;
     let i = this.capacity + slot;
-    sum[i] = leaf;
-    min[i] = leaf;
-    for (i >>= 1; i >= 1; i >>= 1) {
-      const l = i << 1;
-      sum[i] = sum[l] + sum[l + 1];
-      const a = min[l];
-      const b = min[l + 1];
-      min[i] = a < b ? a : b;
-    }
+    this.tree[2 * i] = leaf;
+    this.tree[2 * i + 1] = leaf;
+    for (i >>= 1; i >= 1; i >>= 1) this.pull(i);
   }
 
-  /** Recomputes every internal node from its children (same arithmetic as setLeaf). */
+  /** Recomputes every internal node from its children (the same arithmetic as setLeaf). */
   private rebuild(): void {
-    const sum = this.sumTree;
-    const min = this.minTree;
-    for (let i = this.capacity - 1; i >= 1; i--) {
-      const l = i << 1;
-      sum[i] = sum[l] + sum[l + 1];
-      const a = min[l];
-      const b = min[l + 1];
-      min[i] = a < b ? a : b;
-    }
+    for (let i = this.capacity - 1; i >= 1; i--) this.pull(i);
+  }
+
+  /** Node i's sum and min from its children 2i and 2i+1 (at tree[4i..4i+3]). */
+  private pull(i: number): void {
+    const t = this.tree;
+    const c = 4 * i;
+    t[2 * i] = t[c] + t[c + 2];
+    const a = t[c + 1];
+    const b = t[c + 3];
+    t[2 * i + 1] = a < b ? a : b;
   }
 }
 
