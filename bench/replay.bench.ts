@@ -1,6 +1,6 @@
 // Prioritized replay throughput at the PPO learner's scale: a 1M-row ring of decision rows
 // (obs f32[50], two u8 actions, behaviour log-prob, advantage, return, value, importance weight:
-// 254 bytes a row with the trees, ~254 MB), full before timing, with priorities spread over four
+// 254 bytes a row with the trees, 266 MB), full before timing, with priorities spread over four
 // orders of magnitude so the tree descent is not trivially short.
 //
 // replay.samples_per_s: rows per second of one minibatch step: sample(4096) into preallocated
@@ -8,6 +8,7 @@
 // replay.updates_per_s: priorities per second of updatePriorities() on 4096 sampled slots.
 import { Bench } from "tinybench";
 import { type ColumnSpec, PrioritizedReplay } from "../trainer/replay.js";
+import { itemsPerSecond } from "./rate.js";
 
 const OBS_DIM = 50;
 const CAPACITY = 1 << 20;
@@ -78,13 +79,8 @@ export async function benchReplay(opts: { quick: boolean }): Promise<Record<stri
   await bench.run();
   if (!Number.isFinite(sink)) throw new Error("replay bench: non-finite sink");
 
-  const perSecond = (task: string): number => {
-    const r = bench.getTask(task)?.result;
-    if (!r || r.state !== "completed") throw new Error(`replay bench: task ${task} did not complete (${r?.state})`);
-    return BATCH / (r.latency.mean / 1000);
-  };
   return {
-    "replay.samples_per_s": perSecond("sample_gather"),
-    "replay.updates_per_s": perSecond("update"),
+    "replay.samples_per_s": itemsPerSecond(bench, "sample_gather", BATCH, "replay"),
+    "replay.updates_per_s": itemsPerSecond(bench, "update", BATCH, "replay"),
   };
 }
