@@ -32,6 +32,7 @@ const SUITES: Suite[] = [
   { name: "world_reference", prefix: "world", load: async () => (await import("./world_reference.bench.js")).benchWorldReference },
   { name: "policy", load: async () => (await import("./engine.bench.js")).benchPolicy },
   { name: "engine", load: async () => (await import("./engine.bench.js")).benchEngine },
+  { name: "replay", load: async () => (await import("./replay.bench.js")).benchReplay },
   { name: "learner", load: async () => (await import("./learner.bench.js")).benchLearner },
 ];
 
