@@ -19,6 +19,8 @@ import { defaultPolicySpec, validatePolicySpec, policySize, type PolicySpec } fr
 import type { WasmTarget } from "../wasm/loader.js";
 import { WorldRunner, type TaskDesc, type TaskResult, type WorldJob } from "./world_runner.js";
 import { EXPERIENCE_SCHEMA, LATE_SCHEMA, toIpcStream } from "./experience.js";
+import { validateRivalParams, validateBudgetScale } from "../env/world_settings.js";
+import * as L from "../wasm/layout.js";
 
 export interface RolloutEngineOptions {
   /** world and campaign config (env/config.ts); default: the default scenario */
@@ -51,6 +53,16 @@ export interface RunOptions {
   hours: number;
   /** take each head's argmax instead of sampling */
   greedy?: boolean;
+  /** per world (in world order), its rivals' rows: rivals x RIV_STRIDE f32 (RIVF_* in wasm/layout.ts;
+   *  agents/rivals RivalPopulation.params() makes them). Written into each world after it is created
+   *  or loaded and before its rollout, and kept in its state. The engine keeps the last rows given
+   *  and writes them in later iterations too (worlds re-created by resampleEvery included). They
+   *  replace what market.resampleRivals / resampleValueSd drew for the world. */
+  rivalParams?: Float32Array[];
+  /** multiplies our campaign's daily and flight budgets in every world (the curriculum; 1 = the
+   *  config's). Kept in each world's state and by the engine for later iterations, like rivalParams.
+   *  A flight already past a lowered budget stops bidding until it ends. */
+  budgetScale?: number;
   /** test hook: make task `task` fail after its world `afterWorld` on its first `attempts` attempts */
   fault?: { task: number; afterWorld: number; kind: "exit" | "throw" | "oom"; attempts?: number };
 }
@@ -68,7 +80,21 @@ export interface IterationResult {
   lateEvents: number;
   /** task attempts that failed and were retried */
   retries: number;
+  /** per world, in world order: the iteration's change of the world's lifetime stats (NUM_STATS
+   *  values by S_* index in wasm/layout.ts). A world created this iteration counts from zero, so its
+   *  warm-up is in its first iteration; summed over an epoch's iterations they give the world's totals. */
+  worldStats: Float64Array[];
+  /** per world, in world order: its rivals' outcome change, rivals x RIVAL_STATS (RS_* in wasm/layout.ts) */
+  rivalStats: Float64Array[];
   seconds: number;
+}
+
+export interface EngineSnapshot {
+  iteration: number;
+  clock: number;
+  started: Uint8Array;
+  worldBytes: number;
+  worlds: Uint8Array[];
 }
 
 /** Sent to each worker once, at thread start. */
@@ -85,6 +111,7 @@ export interface TaskPayload {
   desc: Uint8Array; // msgpack(TaskDesc)
   states: SharedArrayBuffer[];
   weights: SharedArrayBuffer;
+  rivalParams: SharedArrayBuffer; // f32 [worlds][rivals * RIV_STRIDE], read when desc.rivalParams
 }
 
 /** A compiled worker file `dist/<rel>` (e.g. "engine/worker.js"), also when running from TS sources:
@@ -113,6 +140,9 @@ export class RolloutEngine {
   private readonly committed: Uint8Array; // committed half per world
   private readonly started: Uint8Array; // world created in the current epoch
   private readonly weights: SharedArrayBuffer;
+  private readonly rivalRows: SharedArrayBuffer;
+  private rivalRowsSet = false;
+  private budgetScale: number | undefined;
   private policyVersion = -1;
   private iteration = 0;
   private clock: number;
@@ -151,6 +181,7 @@ export class RolloutEngine {
     this.committed = new Uint8Array(this.numWorlds);
     this.started = new Uint8Array(this.numWorlds);
     this.weights = new SharedArrayBuffer(policySize(this.spec) * 4);
+    this.rivalRows = new SharedArrayBuffer(this.numWorlds * this.config.rivals.length * L.RIV_STRIDE * 4);
     this.clock = this.config.market.warmupDays * 24;
     if (this.threads > 0) {
       const init: WorkerInit = { config: this.config, spec: this.spec, slots: this.worldsPerTask, wasm: this.opts.wasm, faultInjection: this.opts.faultInjection };
@@ -199,6 +230,7 @@ export class RolloutEngine {
     if (this.closed) throw new Error("RolloutEngine: closed");
     if (this.policyVersion < 0) throw new Error("RolloutEngine: setPolicy() before run()");
     if (!Number.isInteger(options.hours) || options.hours < 1 || options.hours > 24 * 3650) throw new RangeError(`hours must be an integer in [1, 87600], got ${options.hours}`);
+    this.takeSettings(options);
     const t0 = performance.now();
     const it = this.iteration;
     if (this.opts.resampleEvery > 0 && it > 0 && it % this.opts.resampleEvery === 0) {
@@ -215,6 +247,7 @@ export class RolloutEngine {
       const f = options.fault && options.fault.task === t ? options.fault : undefined;
       tasks.push({
         iteration: it, attempt: 0, untilHour, greedy: options.greedy ?? false, policyVersion: this.policyVersion, worlds,
+        budgetScale: this.budgetScale, rivalParams: this.rivalRowsSet,
         fault: f ? { afterWorld: f.afterWorld, kind: f.kind } : undefined,
       });
     }
@@ -237,11 +270,16 @@ export class RolloutEngine {
     // account for every world exactly once before committing anything
     const batches: RecordBatch[] = [];
     const late: RecordBatch[] = [];
+    const worldStats: Float64Array[] = [];
+    const rivalStats: Float64Array[] = [];
     let rows = 0;
     let decisions = 0;
     let lateEvents = 0;
     results.forEach((res, t) => {
       const worlds = tasks[t].worlds;
+      if (res.worldStats.length !== worlds.length || res.rivalStats.length !== worlds.length) throw new Error(`iteration ${it}: task ${t} returned stats for ${res.worldStats.length} worlds, expected ${worlds.length}`);
+      worldStats.push(...res.worldStats);
+      rivalStats.push(...res.rivalStats);
       const table = tableFromIPC(res.rowsIpc);
       if (table.batches.length !== worlds.length) throw new Error(`iteration ${it}: task ${t} returned ${table.batches.length} batches for ${worlds.length} worlds`);
       table.batches.forEach((b, i) => {
@@ -266,7 +304,7 @@ export class RolloutEngine {
     }
     this.clock = untilHour;
     this.iteration++;
-    return { iteration: it, fromHour, untilHour, batches, late, rows, decisions, lateEvents, retries, seconds: (performance.now() - t0) / 1000 };
+    return { iteration: it, fromHour, untilHour, batches, late, rows, decisions, lateEvents, retries, worldStats, rivalStats, seconds: (performance.now() - t0) / 1000 };
   }
 
   private async runTask(desc: TaskDesc): Promise<TaskResult> {
@@ -275,10 +313,31 @@ export class RolloutEngine {
       // same path as a worker, minus the thread hop (faults are a worker concern)
       const d = unpack(pack({ ...desc, fault: undefined })) as TaskDesc;
       this.local.setPolicy(new Float32Array(this.weights), d.policyVersion);
-      return this.local.run(d, states.map((s) => new Uint8Array(s)));
+      return this.local.run(d, states.map((s) => new Uint8Array(s)), undefined, new Float32Array(this.rivalRows));
     }
-    const payload: TaskPayload = { desc: pack(desc), states, weights: this.weights };
+    const payload: TaskPayload = { desc: pack(desc), states, weights: this.weights, rivalParams: this.rivalRows };
     return (await this.pool!.run(payload, { signal: AbortSignal.timeout(this.opts.taskTimeoutMs) })) as TaskResult;
+  }
+
+  /** Validates run()'s world settings (all of them before any is taken) and keeps them for this
+   *  and later iterations. */
+  private takeSettings(options: RunOptions): void {
+    const nr = this.config.rivals.length;
+    let rows: Float32Array[] | undefined;
+    if (options.rivalParams !== undefined) {
+      const given = options.rivalParams;
+      if (!Array.isArray(given) || given.length !== this.numWorlds) {
+        throw new RangeError(`rivalParams must be an array of ${this.numWorlds} Float32Arrays (one per world), got ${Array.isArray(given) ? `${given.length} entries` : typeof given}`);
+      }
+      rows = given.map((r, w) => validateRivalParams(r, nr, `rivalParams[${w}]`));
+    }
+    const scale = options.budgetScale === undefined ? undefined : validateBudgetScale(options.budgetScale, this.config);
+    if (rows) {
+      const all = new Float32Array(this.rivalRows);
+      rows.forEach((r, w) => all.set(r, w * nr * L.RIV_STRIDE));
+      this.rivalRowsSet = true;
+    }
+    if (scale !== undefined) this.budgetScale = scale;
   }
 
   /** World w's committed state (a copy), e.g. for checkpoints. */
@@ -286,6 +345,50 @@ export class RolloutEngine {
     if (!Number.isInteger(w) || w < 0 || w >= this.numWorlds) throw new RangeError(`world must be in [0, ${this.numWorlds - 1}], got ${w}`);
     const half = this.committed[w];
     return new Uint8Array(this.states[w], half * this.worldBytes, this.worldBytes).slice();
+  }
+
+  /** Everything needed to continue this engine exactly (checkpoints): the committed state of every
+   *  world, which worlds exist in the current epoch, the clock and the iteration counter. */
+  snapshot(): EngineSnapshot {
+    return {
+      iteration: this.iteration,
+      clock: this.clock,
+      started: this.started.slice(),
+      worldBytes: this.worldBytes,
+      worlds: Array.from({ length: this.numWorlds }, (_, w) => this.worldState(w)),
+    };
+  }
+
+  /** Puts this engine (same config, seed, world count) back into a snapshot's state. */
+  restore(s: EngineSnapshot): void {
+    if (this.closed) throw new Error("RolloutEngine: closed");
+    if (s.worldBytes !== this.worldBytes) throw new RangeError(`engine snapshot: worlds are ${s.worldBytes} bytes, this engine's are ${this.worldBytes} (different config?)`);
+    if (s.worlds.length !== this.numWorlds || s.started.length !== this.numWorlds) {
+      throw new RangeError(`engine snapshot: ${s.worlds.length} worlds, this engine runs ${this.numWorlds}`);
+    }
+    if (!Number.isInteger(s.iteration) || s.iteration < 0 || !Number.isInteger(s.clock) || s.clock < 0) {
+      throw new RangeError(`engine snapshot: bad iteration ${s.iteration} or clock ${s.clock}`);
+    }
+    s.worlds.forEach((bytes, w) => {
+      if (bytes.byteLength !== this.worldBytes) throw new RangeError(`engine snapshot: world ${w} is ${bytes.byteLength} bytes, expected ${this.worldBytes}`);
+    });
+    s.worlds.forEach((bytes, w) => {
+      new Uint8Array(this.states[w], 0, this.worldBytes).set(bytes);
+      this.committed[w] = 0;
+      this.started[w] = s.started[w] ? 1 : 0;
+    });
+    this.iteration = s.iteration;
+    this.clock = s.clock;
+  }
+
+  /** Iterations run so far (the next run() is this iteration). */
+  get iterations(): number {
+    return this.iteration;
+  }
+
+  /** True when the next run() re-creates every world (a new resampling epoch). */
+  get resamplesNext(): boolean {
+    return this.opts.resampleEvery > 0 && this.iteration > 0 && this.iteration % this.opts.resampleEvery === 0;
   }
 
   /** Threads currently in the pool (0 in-process). */

@@ -23,10 +23,12 @@ export default function runTask(payload: TaskPayload): unknown {
   runner.setPolicy(new Float32Array(payload.weights), desc.policyVersion);
   const states = payload.states.map((s) => new Uint8Array(s));
   const fault = init.faultInjection ? desc.fault : undefined;
-  const result = runner.run(desc, states, fault ? (i) => { if (i === fault.afterWorld) injectFault(fault.kind); } : undefined);
-  // one message: the metadata plus both IPC streams, whose buffers are transferred
+  const rivalParams = new Float32Array(payload.rivalParams);
+  const result = runner.run(desc, states, fault ? (i) => { if (i === fault.afterWorld) injectFault(fault.kind); } : undefined, rivalParams);
+  // one message: the metadata plus both IPC streams and the outcome deltas (views of one buffer),
+  // whose buffers are transferred
   return move({
-    [transferableSymbol]: [result.rowsIpc.buffer, result.lateIpc.buffer],
+    [transferableSymbol]: [result.rowsIpc.buffer, result.lateIpc.buffer, result.worldStats[0].buffer],
     [valueSymbol]: result,
   } as never);
 }

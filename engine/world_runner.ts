@@ -8,6 +8,7 @@ import type { GaelpConfig } from "../env/config.js";
 import type { PolicySpec } from "../agents/policy/spec.js";
 import { WasmPolicy } from "./wasm_policy.js";
 import { EXPERIENCE_SCHEMA, LATE_SCHEMA, experienceBatch, lateBatch, toIpcStream } from "./experience.js";
+import { writeRivalRows, addWorldTotals, rivalTotals } from "../env/world_settings.js";
 import type { RecordBatch } from "apache-arrow";
 
 /** One world of a task. */
@@ -27,6 +28,10 @@ export interface TaskDesc {
   greedy: boolean;
   policyVersion: number;
   worlds: WorldJob[];
+  /** our budget scale to set in every world before its rollout (absent: each world keeps its own) */
+  budgetScale?: number;
+  /** write each world's rival rows from the shared rival-params buffer before its rollout */
+  rivalParams: boolean;
   /** test hook (only honoured when the engine enables fault injection) */
   fault?: { afterWorld: number; kind: "exit" | "throw" | "oom" };
 }
@@ -38,6 +43,11 @@ export interface TaskResult {
   latePerWorld: number[];
   decisions: number; // decisions made (before importance sampling drops rows)
   late: number;
+  /** per world in task order: the iteration's change of the world's lifetime stats (NUM_STATS, S_*);
+   *  a fresh world counts from zero, so its creation (warm-up) is in its first iteration */
+  worldStats: Float64Array[];
+  /** per world in task order: the same for its rivals, rivals x RIVAL_STATS (RS_*) */
+  rivalStats: Float64Array[];
 }
 
 type Fn = (...a: number[]) => number;
@@ -47,11 +57,13 @@ export class WorldRunner {
   readonly slots: number;
   readonly worldBytes: number;
   readonly policy: WasmPolicy;
+  readonly numRivals: number;
   private readonly f: Record<string, Fn>;
 
   constructor(config: GaelpConfig, spec: PolicySpec, slots: number, wasm: WasmTarget = "release") {
     this.core = instantiateCore(wasm);
     this.slots = slots;
+    this.numRivals = config.rivals.length;
     this.f = this.core as unknown as Record<string, Fn>;
     writeParams(config, slots, new Float64Array(this.core.memory.buffer, this.core.paramsPtr(), L.PARAMS_F64));
     this.worldBytes = this.f.configure();
@@ -64,8 +76,9 @@ export class WorldRunner {
   }
 
   /** Runs a task. `states[i]` is world i's double buffer (2 x worldBytes): the committed half is
-   *  read, the other written, so a task that dies leaves the committed state intact. */
-  run(desc: TaskDesc, states: Uint8Array[], onWorldDone?: (i: number) => void): TaskResult {
+   *  read, the other written, so a task that dies leaves the committed state intact. With
+   *  `desc.rivalParams`, world `index`'s rival rows are `rivalParams` [index * rivals * RIV_STRIDE, ...). */
+  run(desc: TaskDesc, states: Uint8Array[], onWorldDone?: (i: number) => void, rivalParams?: Float32Array): TaskResult {
     const n = desc.worlds.length;
     if (n > this.slots) throw new RangeError(`task has ${n} worlds; this runner holds ${this.slots}`);
     const f = this.f;
@@ -75,6 +88,15 @@ export class WorldRunner {
     const rowsPerWorld: number[] = [];
     const latePerWorld: number[] = [];
     let decisions = 0;
+    const rowLen = this.numRivals * L.RIV_STRIDE;
+    if (desc.rivalParams && !(rivalParams && rivalParams.length >= (Math.max(...desc.worlds.map((j) => j.index)) + 1) * rowLen)) {
+      throw new RangeError("task asks for rival params but the rival-params buffer does not cover its worlds");
+    }
+    // one buffer (transferred back) holds every world's outcome deltas: stats, then its rivals'
+    const statsLen = L.NUM_STATS + this.numRivals * L.RIVAL_STATS;
+    const outcomes = new Float64Array(n * statsLen);
+    const worldStats: Float64Array[] = [];
+    const rivalStats: Float64Array[] = [];
     for (let i = 0; i < n; i++) {
       const job = desc.worlds[i];
       const state = states[i];
@@ -88,12 +110,27 @@ export class WorldRunner {
         if (code !== 0) throw new Error(`world ${job.index}: committed state is invalid (code ${code})`);
         f.reemitWorld(i);
       }
+      const base = f.worldPtr(i);
+      if (desc.rivalParams) writeRivalRows(this.core.memory.buffer as ArrayBuffer, base, rivalParams!.subarray(job.index * rowLen, (job.index + 1) * rowLen));
+      if (desc.rivalParams || desc.budgetScale !== undefined) f.applySettings(i, desc.budgetScale ?? -1);
+      const ws = outcomes.subarray(i * statsLen, i * statsLen + L.NUM_STATS);
+      const rs = outcomes.subarray(i * statsLen + L.NUM_STATS, (i + 1) * statsLen);
+      if (!job.fresh) {
+        addWorldTotals(this.core.memory.buffer as ArrayBuffer, base, ws, -1);
+        const was = rivalTotals(this.core.memory.buffer as ArrayBuffer, base, this.numRivals);
+        for (let k = 0; k < rs.length; k++) rs[k] = -was[k];
+      }
       const before = f.expRows();
       const lateBefore = f.expLateCount();
       decisions += f.rolloutWorld(i, job.index, job.salt, desc.untilHour, desc.greedy ? 1 : 0, desc.policyVersion);
       if (f.isStalled() !== 0) throw new Error(`world ${job.index} stalled: no auction our campaign may bid in for 5 years`);
       rowsPerWorld.push(f.expRows() - before);
       latePerWorld.push(f.expLateCount() - lateBefore);
+      addWorldTotals(this.core.memory.buffer as ArrayBuffer, base, ws);
+      const after = rivalTotals(this.core.memory.buffer as ArrayBuffer, base, this.numRivals);
+      for (let k = 0; k < rs.length; k++) rs[k] += after[k];
+      worldStats.push(ws);
+      rivalStats.push(rs);
       const mem = new Uint8Array(this.core.memory.buffer);
       const w = 1 - job.readHalf;
       const src = f.worldPtr(i);
@@ -121,6 +158,8 @@ export class WorldRunner {
       latePerWorld,
       decisions,
       late: at,
+      worldStats,
+      rivalStats,
     };
   }
 }

@@ -115,17 +115,29 @@ export function writeParams(c: GaelpConfig, numWorlds: number, p: Float64Array):
   const weights = SEGMENT_NAMES.map((name) => c.population.segments[name].importanceWeight);
   const top = Math.max(...weights);
   weights.forEach((w, i) => { p[L.P_SAMPLE_KEEP + i] = w / top; });
-  c.rivals.forEach((r, i) => {
-    const b = L.P_RIVALS + i * L.RIV_STRIDE;
-    p[b + L.RIVF_STRATEGY] = RIVAL_STRATEGIES.indexOf(r.strategy);
-    p[b + L.RIVF_VALUE_MULT] = r.valueMult;
-    p[b + L.RIVF_SHADE] = r.shade;
-    p[b + L.RIVF_NOISE] = r.noise;
-    p[b + L.RIVF_DAILY_BUDGET_MICROS] = Math.floor(r.dailyBudget * MICROS);
-    p[b + L.RIVF_DEFENSE_GAIN] = r.defenseGain;
-    p.set(r.segmentMult, b + L.RIVF_SEGMENT_MULT);
-    p.set(r.channelMult, b + L.RIVF_CHANNEL_MULT);
-    p.set(r.stageMult, b + L.RIVF_STAGE_MULT);
-    p[b + L.RIVF_QUALITY] = r.quality;
-  });
+  c.rivals.forEach((r, i) => writeRivalRow(r, p, L.P_RIVALS + i * L.RIV_STRIDE));
+}
+
+/** One rival's RIV_STRIDE row (layout RIVF_* in wasm/layout.ts) at `b`: the params block's rival
+ *  table, and each world's copy of it (f32) that the rival learners adapt. */
+export function writeRivalRow(r: GaelpConfig["rivals"][number], p: Float64Array | Float32Array, b: number): void {
+  p.fill(0, b, b + L.RIV_STRIDE);
+  p[b + L.RIVF_STRATEGY] = RIVAL_STRATEGIES.indexOf(r.strategy);
+  p[b + L.RIVF_VALUE_MULT] = r.valueMult;
+  p[b + L.RIVF_SHADE] = r.shade;
+  p[b + L.RIVF_NOISE] = r.noise;
+  p[b + L.RIVF_DAILY_BUDGET_MICROS] = Math.floor(r.dailyBudget * MICROS);
+  p[b + L.RIVF_DEFENSE_GAIN] = r.defenseGain;
+  p.set(r.segmentMult, b + L.RIVF_SEGMENT_MULT);
+  p.set(r.channelMult, b + L.RIVF_CHANNEL_MULT);
+  p.set(r.stageMult, b + L.RIVF_STAGE_MULT);
+  p[b + L.RIVF_QUALITY] = r.quality;
+}
+
+/** The config's rival rows as a world holds them right after creation (before any
+ *  market.resample* draws): rivals x RIV_STRIDE f32. */
+export function rivalRows(c: GaelpConfig): Float32Array {
+  const rows = new Float32Array(c.rivals.length * L.RIV_STRIDE);
+  c.rivals.forEach((r, i) => writeRivalRow(r, rows, i * L.RIV_STRIDE));
+  return rows;
 }

@@ -10,6 +10,7 @@ import { writeParams } from "./params.js";
 import { worldSeed, assertSeed } from "./seeds.js";
 import { OBS_LOW, OBS_HIGH } from "./features.js";
 import { box, discrete, type BoxSpace, type DictSpace } from "./spaces.js";
+import { validateRivalParams, validateBudgetScale, writeRivalRows, rivalTotals, type WorldSettings } from "./world_settings.js";
 
 export interface BidAction {
   /** dollars per impression, in [0, config.campaign.bidMax] */
@@ -263,6 +264,36 @@ export class VectorEnv {
     return out;
   }
 
+  /** A copy of world w's rival outcome totals over its life: rivals x RIVAL_STATS (RS_* in wasm/layout.ts). */
+  rivalStatsOf(w: number): Float64Array {
+    this.worldSlice(w, 0, 0);
+    const base = (this.core.worldPtr as (w: number) => number)(w);
+    return rivalTotals(this.view.buf, base, this.config.rivals.length).slice();
+  }
+
+  /** Changes world w between steps: its rival rows and/or our budget scale (env/world_settings.ts);
+   *  both persist in its state. Re-emits its pending observation (budget features) into `out`. */
+  applySettings(w: number, settings: WorldSettings, out?: StepBuffers): void {
+    if (!this.started) throw new Error("VectorEnv: call reset() before applySettings()");
+    this.worldSlice(w, 0, 0);
+    if (out) this.checkOut(out);
+    const rows = settings.rivalParams === undefined ? undefined : validateRivalParams(settings.rivalParams, this.config.rivals.length, "settings.rivalParams");
+    const scale = settings.budgetScale === undefined ? -1 : validateBudgetScale(settings.budgetScale, this.config, "settings.budgetScale");
+    const base = (this.core.worldPtr as (w: number) => number)(w);
+    if (rows) writeRivalRows(this.view.buf, base, rows);
+    (this.core.applySettings as (w: number, scale: number) => void)(w, scale);
+    if (out) this.copyReemitted(w, out);
+  }
+
+  /** World w's re-emitted observation and info into `out` (the env's own buffers already hold them). */
+  private copyReemitted(w: number, out: StepBuffers): void {
+    out.obs.set(this.view.obs.subarray(w * L.OBS_DIM, (w + 1) * L.OBS_DIM), w * L.OBS_DIM);
+    out.info.set(this.view.info.subarray(w * L.INFO_DIM, (w + 1) * L.INFO_DIM), w * L.INFO_DIM);
+    out.reward[w] = 0;
+    out.terminated[w] = 0;
+    out.truncated[w] = 0;
+  }
+
   /** Conversion-delay histogram in hourly bins (hours from first touch), credit-weighted. */
   delayHistogram(w: number, which: "all" | "ours" = "all"): Float64Array {
     return this.worldSlice(w, which === "all" ? L.H_DELAY_HIST_ALL : L.H_DELAY_HIST_OURS, L.DELAY_BINS).slice();
@@ -301,11 +332,7 @@ export class VectorEnv {
     this.started = this.worldStarted.every((x) => x === 1);
     if (!out) return; // the env's own buffers are the io region reemitWorld just wrote
     this.checkOut(out);
-    out.obs.set(this.view.obs.subarray(w * L.OBS_DIM, (w + 1) * L.OBS_DIM), w * L.OBS_DIM);
-    out.info.set(this.view.info.subarray(w * L.INFO_DIM, (w + 1) * L.INFO_DIM), w * L.INFO_DIM);
-    out.reward[w] = 0;
-    out.terminated[w] = 0;
-    out.truncated[w] = 0;
+    this.copyReemitted(w, out);
   }
 
   /** Credits of user u's current journey touchpoints under an attribution model (index into

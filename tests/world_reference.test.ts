@@ -21,6 +21,8 @@ import { TruthfulBidder } from "../agents/baselines/truthful.js";
 import { TsWorldCore } from "../wasm/reference/world/index.js";
 import { rngSeed, nextU64, nextLo, below } from "../wasm/reference/world/rng.js";
 import { newAction, ruleAction, smallConfig } from "./helpers/world.js";
+import { rivalRows } from "../env/params.js";
+import type { WorldSettings } from "../env/world_settings.js";
 
 // ---- which f64 world fields are compared with a tolerance ------------------------------------------
 
@@ -44,6 +46,10 @@ const TOLERANT_F64: F64Field[] = [
   f64("H_CLOCK_ACTIVITY..TREND (sin, pow)", L.H_CLOCK_ACTIVITY, 4),
   f64("H_SEG_CDF (activity table: exp)", L.H_SEG_CDF, L.NUM_SEGMENTS),
   f64("H_P_EXPF (fatigue tables: exp)", L.H_P_EXPF),
+  ...Array.from({ length: L.MAX_RIVALS }, (_, r) => [
+    f64(`H_RIVAL_STATS[${r}] RS_VALUE (fatigue tables: exp)`, L.H_RIVAL_STATS + 8 * (r * L.RIVAL_STATS + L.RS_VALUE)),
+    f64(`H_RIVAL_STATS[${r}] RS_CONVERSIONS, RS_REVENUE (credit: pow)`, L.H_RIVAL_STATS + 8 * (r * L.RIVAL_STATS + L.RS_CONVERSIONS), 2),
+  ]).flat(),
 ];
 const REL_TOL = 1e-9;
 
@@ -122,6 +128,8 @@ interface ParityOptions {
   worldEvery: number;
   /** test hook: changes the TS core's action after it was copied from the wasm one */
   perturb?: (step: number, bid: Float32Array, creative: Int32Array) => void;
+  /** world settings (rival rows, budget scale) applied to both cores before step `step` */
+  settings?: (step: number) => { w: number; settings: WorldSettings }[];
   /** test hook: runs on the TS core before the final comparison */
   tamper?: (ts: TsWorldCore) => void;
   /** stop at the first step with a mismatch (the rest would only repeat it) */
@@ -208,6 +216,13 @@ function runParity(opts: ParityOptions): ParityRun {
   const act = opts.policy(config, n);
   const action = newAction(n);
   for (let s = 0; s < steps && run.mismatches.length === 0; s++) {
+    const changes = opts.settings?.(s) ?? [];
+    for (const { w, settings } of changes) {
+      env.applySettings(w, settings); // re-emits into the env's own buffers: obs and info
+      if (settings.rivalParams) new Float32Array(ts.buffer, ts.worldPtr(w) + L.H_RIVALS, settings.rivalParams.length).set(settings.rivalParams);
+      ts.applySettings(w, settings.budgetScale ?? -1);
+    }
+    if (changes.length > 0) compareOutputs(`settings before step ${s}`, obs, null, null, null, info);
     act(obs, info, action);
     ts.bid.set(action.bid);
     ts.creative.set(action.creative);
@@ -309,6 +324,33 @@ describe("world core parity: wasm == plain-TS reference", () => {
       expect(r.truncated).toBeGreaterThan(0);
     },
   );
+});
+
+describe("world settings and per-world resampling parity", () => {
+  it("rival rows and budget scales changed mid-run, per-world rival mixes and season periods: wasm == reference", () => {
+    const config = smallConfig({ market: { resampleRivals: 1, seasonPeriodJitter: 0.3 }, campaign: { dailyBudget: 40, flightBudget: 120 } });
+    const base = rivalRows(config);
+    const changed = (k: number) => {
+      const rows = base.slice();
+      for (let r = 0; r < config.rivals.length; r++) {
+        rows[r * L.RIV_STRIDE + L.RIVF_STRATEGY] = (r + k) % 4;
+        rows[r * L.RIV_STRIDE + L.RIVF_VALUE_MULT] = 0.5 + 0.3 * ((r * 7 + k) % 5);
+        rows[r * L.RIV_STRIDE + L.RIVF_DEFENSE_GAIN] = 1 + 0.2 * k;
+        rows[r * L.RIV_STRIDE + L.RIVF_QUALITY] = 0.8 + 0.1 * r;
+        rows[r * L.RIV_STRIDE + L.RIVF_DAILY_BUDGET_MICROS] = (20 + 10 * r) * 1e6;
+      }
+      return rows;
+    };
+    const r = runParity({
+      config, numWorlds: 3, seed: 13, steps: 3_000, policy: rulePolicy, worldEvery: 250,
+      settings: (step) => step > 0 && step % 500 === 0
+        ? [{ w: step % 3, settings: { rivalParams: changed(step / 500) } }, { w: (step + 1) % 3, settings: { budgetScale: 0.3 + 0.25 * (step / 500) } }]
+        : [],
+    });
+    console.log(summary("settings + resampling", r));
+    expect(r.mismatches).toEqual([]);
+    expect(r.terminated + r.truncated).toBeGreaterThan(0);
+  });
 });
 
 describe("the parity check can fail", () => {

@@ -7,7 +7,7 @@
 //   [world 0][world 1]...[world W-1]    each WORLD_STRIDE bytes, relocatable (offsets are relative)
 // A world's bytes are its whole persistent state: serialising a world is copying its slice.
 
-export const LAYOUT_VERSION = 14;
+export const LAYOUT_VERSION = 15;
 export const WORLD_MAGIC = 0x47414550; // "GAEP"
 
 // ---- fixed maxima ------------------------------------------------------------------------------
@@ -284,7 +284,13 @@ export const H_QUALITY = H_SEG_CDF + 48; // f32 x MAX_BIDDERS ad quality by bidd
 export const H_P_EXPF = H_QUALITY + 64; // f64 exp(-fatigue) of the pending opportunity's user
 export const H_P_CTR0 = H_P_EXPF + 8; // f64 its CTR before slot, advertiser and fatigue factors
 export const H_SEASON_PERIOD = H_P_CTR0 + 8; // f64 this world's season period in days (0: the param's)
-export const HEADER_BYTES = H_P_CTR0 + 16;
+// Our budgets as this world runs them: the params' budgets x H_BUDGET_SCALE (the trainer's curriculum
+// sets the scale between iterations), floored to whole micros; set at reset with scale 1.
+export const H_BUDGET_SCALE = H_SEASON_PERIOD + 8; // f64
+export const H_DAILY_BUDGET_MICROS = H_BUDGET_SCALE + 8; // f64
+export const H_FLIGHT_BUDGET_MICROS = H_DAILY_BUDGET_MICROS + 8; // f64
+export const H_RIVAL_STATS = H_FLIGHT_BUDGET_MICROS + 8; // f64 [MAX_RIVALS][RIVAL_STATS] each rival's lifetime outcomes (RS_* below)
+export const HEADER_BYTES = H_RIVAL_STATS + 8 * MAX_RIVALS * 12; // 12 = RIVAL_STATS
 
 // ---- stats (f64 indices within a stats block; NUM_STATS <= 64) ---------------------------------
 export const S_OPPORTUNITIES = 0; // auctions run in the world
@@ -312,6 +318,23 @@ export const S_CAL_CONVERSIONS = 21; // conversions of journeys whose first touc
 export const S_CAL_MULTI_TOUCH = 22; // ... credit-weighted share from advertisers with > 1 touchpoint
 export const S_CREDITED_DECISIONS = 23; // our touchpoints that received conversion credit
 export const NUM_STATS = 24;
+
+// ---- rival outcomes (f64 indices within a rival's row of H_RIVAL_STATS; lifetime sums) ----------
+// "High value" = the user was CONSIDERING or INTENT when the rivals bid (the users the defensive
+// strategy protects, and where the value per click is highest).
+export const RS_ENTERED = 0; // auctions the rival bid in (bid > 0)
+export const RS_IMPRESSIONS = 1; // slots won
+export const RS_CLICKS = 2;
+export const RS_SPEND = 3; // dollars paid
+export const RS_VALUE = 4; // expected value of the impressions won, dollars: the true top-slot value it bids from x its ad quality x the slot's position effect relative to the top
+export const RS_HV_ENTERED = 5; // high-value auctions entered
+export const RS_HV_LOSSES = 6; // high-value auctions entered and not won
+export const RS_HV_LOST_TO_US = 7; // ... of which our agent won a slot
+export const RS_CONVERSIONS = 8; // conversion credit under the configured attribution model (fractional)
+export const RS_REVENUE = 9; // that credit x conversion value, dollars
+export const RS_BUDGET = 10; // budget made available, dollars: daily budget x rival budget scale / 24 every hour (spend / this = utilisation)
+export const RS_BUDGET_OUT = 11; // auctions sat out for want of budget (under one cent left today)
+export const RIVAL_STATS = 12; // f64 per rival (HEADER_BYTES assumes 12)
 
 // ---- experience rows (column ids; engine/experience.ts holds the Arrow schema) -----------------
 // One row per decision of a rollout, struct-of-arrays in WASM memory, one column per id.

@@ -194,10 +194,10 @@ export class PolicyModel {
     });
   }
 
-  /** Writes model.json + weights.bin into `dir` (created if missing), replacing both atomically
-   *  and durably (trainer/fsutil.ts writeFilesAtomic). */
-  async saveModel(dir: string): Promise<void> {
+  /** model.json and weights.bin as bytes (what saveModel writes; checkpoints store them). */
+  async artifacts(): Promise<{ [MODEL_JSON]: Uint8Array; [WEIGHTS_BIN]: Uint8Array }> {
     this.assertLive();
+    let out: { [MODEL_JSON]: Uint8Array; [WEIGHTS_BIN]: Uint8Array } | undefined;
     await this.model.save(
       tf.io.withSaveHandler(async (artifacts) => {
         const weights = new Uint8Array(tf.io.CompositeArrayBuffer.join(artifacts.weightData));
@@ -218,15 +218,23 @@ export class PolicyModel {
           weightsManifest: [{ paths: [WEIGHTS_BIN], weights: artifacts.weightSpecs ?? [] }],
           userDefinedMetadata: { gaelpPolicy: meta as unknown as {} },
         };
-        // weights first: model.json is what a reader opens, and its checksum catches a weights.bin
-        // from another save if a crash falls between the two renames
-        writeFilesAtomic(dir, [
-          [WEIGHTS_BIN, weights],
-          [MODEL_JSON, JSON.stringify(modelJson)],
-        ]);
+        out = { [MODEL_JSON]: new TextEncoder().encode(JSON.stringify(modelJson)), [WEIGHTS_BIN]: weights };
         return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
       }),
     );
+    return out!;
+  }
+
+  /** Writes model.json + weights.bin into `dir` (created if missing), replacing both atomically
+   *  and durably (trainer/fsutil.ts writeFilesAtomic). */
+  async saveModel(dir: string): Promise<void> {
+    const a = await this.artifacts();
+    // weights first: model.json is what a reader opens, and its checksum catches a weights.bin
+    // from another save if a crash falls between the two renames
+    writeFilesAtomic(dir, [
+      [WEIGHTS_BIN, a[WEIGHTS_BIN]],
+      [MODEL_JSON, a[MODEL_JSON]],
+    ]);
   }
 
   /** Reads a policy written by saveModel: same spec, weights and normalisation. */

@@ -8,13 +8,13 @@ import {
   H_DELAY_HIST_ALL, H_DELAY_HIST_OURS,
   S_CONVERSIONS, S_REVENUE, S_MARKET_CONVERSIONS, S_MULTI_TOUCH_CONVERSIONS, S_JOURNEY_DAYS_W,
   S_JOURNEY_TOUCHES_W, S_LATE_CONVERSIONS_W, S_CENSORED_VALUE, S_CAL_CONVERSIONS,
-  S_CAL_MULTI_TOUCH, S_CREDITED_DECISIONS, S_REWARD,
+  S_CAL_MULTI_TOUCH, S_CREDITED_DECISIONS, S_REWARD, RS_CONVERSIONS, RS_REVENUE,
 } from "../layout";
 import { NB, U_JSTART, U_TOUCHES } from "./mem";
 import { prm, prmI } from "./params";
 import { segParam } from "./tables";
 import { VALUE_MULT } from "./clock";
-import { i32At, segOf, ringIndex, tpFlags, tpHour, tpDecision, flagAdvertiser, flagChannel, stat, hI32, hF64, hAddF64 } from "./state";
+import { i32At, segOf, ringIndex, tpFlags, tpHour, tpDecision, flagAdvertiser, flagChannel, stat, rivalStat, hI32, hF64, hAddF64 } from "./state";
 import { attribute, orderTouchpoints, creditAt, slotAt } from "./attribution";
 import { expCredit } from "./experience";
 
@@ -104,6 +104,10 @@ export function convert(u: i32, hour: i32): void {
     if (c <= 0) continue;
     if (load<i32>(ADV_COUNT + (<usize>a << 2)) > 1) multi += c;
     if (inWindow) histAdd(H_DELAY_HIST_ALL, hour - load<i32>(ADV_FIRST + (<usize>a << 2)), c);
+    if (a != OUR_BIDDER) {
+      rivalStat(a - 1, RS_CONVERSIONS, c);
+      rivalStat(a - 1, RS_REVENUE, c * value);
+    }
   }
   if (ourCredit > 0 && inWindow) histAdd(H_DELAY_HIST_OURS, hour - load<i32>(ADV_FIRST), ourCredit);
   stat(S_MARKET_CONVERSIONS, 1);

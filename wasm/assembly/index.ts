@@ -9,7 +9,7 @@ import {
   IO_TERMINATED, IO_TRUNCATED, IO_INFO,
 } from "./mem";
 import { buildTables } from "./tables";
-export { resetWorld, stepWorlds, checkWorld, reemitWorld, worldPtr, rolloutWorld, clearStalled } from "./world";
+export { resetWorld, stepWorlds, checkWorld, reemitWorld, applySettings, worldPtr, rolloutWorld, clearStalled } from "./world";
 export { policyLevelsPtr, policyOutputWidth, policyLoad, policyForward } from "./policy";
 export { expReserve, expClear, expColumnPtr, expLatePtr } from "./experience";
 import { ROWS, LATE_N } from "./experience";

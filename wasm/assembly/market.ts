@@ -12,13 +12,15 @@ import {
   RIVF_VALUE_MULT, RIVF_SHADE, RIVF_NOISE, RIVF_DAILY_BUDGET_MICROS, RIVF_DEFENSE_GAIN,
   RIVF_SEGMENT_MULT, RIVF_CHANNEL_MULT, RIVF_STAGE_MULT, RIVF_QUALITY, RIVAL_DEFENSIVE,
   RIVAL_AGGRESSIVE, RIVAL_SHADING, RIVAL_RANDOM, P_RIVAL_BUDGET_SCALE, H_SEG_CDF, P_RIVAL_CVR,
+  RS_ENTERED, RS_IMPRESSIONS, RS_CLICKS, RS_SPEND, RS_VALUE, RS_HV_ENTERED, RS_HV_LOSSES, RS_HV_LOST_TO_US,
+  RS_BUDGET, RS_BUDGET_OUT,
 } from "../layout";
 import { NU, NR, U_NDEV, U_ATTENTION, U_OBS_SEG, OUT_OF_MARKET } from "./mem";
 import { prm } from "./params";
 import { uniform, below, uniformNoise, poisson } from "./rng";
 import { segParam, activity, pickChannel, creativeWear, expNeg } from "./tables";
 import { HOD, ACTIVITY_MULT, VALUE_MULT, TREND_MULT, MARKET_NOISE } from "./clock";
-import { wb, hI32, hSetI32, hF32, hSetF32, hF64, hSetF64, u8At, f32At, stageOf, segOf, exposuresOf, activityClass, segCount, segUser } from "./state";
+import { wb, hI32, hSetI32, hF32, hSetF32, hF64, hSetF64, u8At, f32At, stageOf, segOf, exposuresOf, activityClass, segCount, segUser, rivalStat } from "./state";
 import { fatigueAt } from "./users";
 
 // The current opportunity's user-and-channel factors, computed once when the opportunity is drawn
@@ -85,7 +87,7 @@ export function clickProb(u: i32, ch: i32, slot: i32, adv: i32, creative: i32): 
 
 // Expected value of a top-slot impression given the true user state (what a well-informed bidder
 // would estimate): CTR x value per click at this stage x conversion value.
-@inline function trueImpressionValue(u: i32, ch: i32): f64 {
+@inline export function trueImpressionValue(u: i32, ch: i32): f64 {
   return OPP_CTR0 * OPP_EXPF * chParam(ch, CHF_POS_EFFECT) * prm(P_RIVAL_CVR + stageOf(u))
     * prm(P_CONVERSION_VALUE) * segParam(segOf(u), SEGF_VALUE_MULT) * VALUE_MULT;
 }
@@ -104,6 +106,44 @@ export function refillRivalBudgets(): void {
   for (let r = 0; r < NR; r++) {
     const micros = <f64>hF32(H_RIVALS + ((r * RIV_STRIDE + RIVF_DAILY_BUDGET_MICROS) << 2));
     hSetF64(H_RIVAL_LEFT + (r << 3), micros * scale);
+  }
+}
+
+// Budget made available to each rival this hour (its daily budget pro rata): the denominator of
+// its budget utilisation.
+export function accrueRivalBudgets(): void {
+  const scale = prm(P_RIVAL_BUDGET_SCALE) * 1e-6 / 24.0;
+  for (let r = 0; r < NR; r++) {
+    rivalStat(r, RS_BUDGET, <f64>hF32(H_RIVALS + ((r * RIV_STRIDE + RIVF_DAILY_BUDGET_MICROS) << 2)) * scale);
+  }
+}
+
+// Rival r won `slot` of the page at `cost` dollars. Its value is the true top-slot value the
+// rivals bid from (`topValue`, before this page's ads), times its ad quality and the slot's
+// position effect relative to the top.
+export function rivalWon(r: i32, ch: i32, slot: i32, topValue: f64, cost: f64, clicked: bool): void {
+  rivalStat(r, RS_IMPRESSIONS, 1);
+  if (clicked) rivalStat(r, RS_CLICKS, 1);
+  rivalStat(r, RS_SPEND, cost);
+  const top = chParam(ch, CHF_POS_EFFECT);
+  if (top > 0) {
+    rivalStat(r, RS_VALUE, topValue * <f64>rivalParam(r, RIVF_QUALITY) * (chParam(ch, CHF_POS_EFFECT + slot) / top));
+  }
+}
+
+// Entries and high-value losses of an auction's rivals: `wonMask` has bit a set for each advertiser
+// a that won a slot; `highValue` when the user was CONSIDERING or INTENT as the rivals bid.
+export function rivalEntries(highValue: bool, wonMask: i32, oursWon: bool): void {
+  for (let r = 0; r < NR; r++) {
+    if (!(hF32(H_P_BIDS + ((r + 1) << 2)) > 0)) continue;
+    rivalStat(r, RS_ENTERED, 1);
+    if (highValue) {
+      rivalStat(r, RS_HV_ENTERED, 1);
+      if (((wonMask >> (r + 1)) & 1) == 0) {
+        rivalStat(r, RS_HV_LOSSES, 1);
+        if (oursWon) rivalStat(r, RS_HV_LOST_TO_US, 1);
+      }
+    }
   }
 }
 
@@ -132,7 +172,14 @@ function rivalBids(u: i32, ch: i32): void {
     }
     // a rival never bids more than what is left of its daily budget
     const left = hF64(H_RIVAL_LEFT + (r << 3));
-    if (bid > left) bid = left < 0.01 ? 0 : left;
+    if (bid > left) {
+      if (left < 0.01) {
+        bid = 0;
+        rivalStat(r, RS_BUDGET_OUT, 1);
+      } else {
+        bid = left;
+      }
+    }
     hSetF32(H_P_BIDS + ((r + 1) << 2), <f32>bid);
   }
 }

@@ -1,6 +1,6 @@
 // Accessors for the world being stepped. `wb` is its base address; everything else is relative,
 // so the same code runs any world (and a world restored into another slot).
-import { H_STATS_EPISODE } from "../layout";
+import { H_STATS_EPISODE, H_RIVAL_STATS, RIVAL_STATS } from "../layout";
 import { U_SEG, U_STAGE, U_CONF, U_CR_EXPO, RING, NU, USERS, NEXT_EVENTS, RINGS, ACT_CLASS, OUT_OF_MARKET, BLOCK_MIN, EVENT_BLOCK_SHIFT, SEG_USERS, USER_POS, DEVS, U_JSTART, R_FLAGS, R_HOUR, R_DECISION } from "./mem";
 import { STAGE_CONVERTED, H_SEG_COUNT, H_SEG_START, NUM_SEGMENTS } from "../layout";
 
@@ -25,6 +25,12 @@ export function setWorldBase(p: usize): void {
 // (H_STATS_TOTAL, everything before the current flight, folded in when a flight starts) plus this.
 @inline export function stat(i: i32, v: f64): void {
   const a = wb + <usize>H_STATS_EPISODE + (<usize>i << 3);
+  store<f64>(a, load<f64>(a) + v);
+}
+
+// Adds to rival r's lifetime outcome `field` (RS_* in layout.ts).
+@inline export function rivalStat(r: i32, field: i32, v: f64): void {
+  const a = wb + <usize>H_RIVAL_STATS + (<usize>(r * RIVAL_STATS + field) << 3);
   store<f64>(a, load<f64>(a) + v);
 }
 

@@ -1,7 +1,7 @@
 // Calendar factors of the current hour, derived from the world clock (never stored: a world's
 // bytes stay its whole state). deriveClock() runs at every hour start and when a world is entered.
 import {
-  H_HOUR, H_SEASON_PHASE, H_MARKET_NOISE, P_DOW_MULT, P_START_DAY_OF_WEEK, P_SEASON_PERIOD_DAYS,
+  H_HOUR, H_SEASON_PHASE, H_SEASON_PERIOD, H_MARKET_NOISE, P_DOW_MULT, P_START_DAY_OF_WEEK, P_SEASON_PERIOD_DAYS,
   P_SEASON_AMPLITUDE, P_SURGE_START_DAY, P_SURGE_END_DAY, P_SURGE_ACTIVITY_MULT,
   P_SURGE_VALUE_MULT, P_CPC_TREND_PER_DAY, P_WARMUP_DAYS, H_CLOCK_DAY, H_CLOCK_ACTIVITY,
   H_CLOCK_SEASON, H_CLOCK_VALUE, H_CLOCK_TREND,
@@ -35,7 +35,8 @@ export function deriveClock(): void {
   }
   // Calendar days count from the end of the warm-up, so scenario day numbers mean flight days.
   const calDay = DAY - prmI(P_WARMUP_DAYS);
-  const period = prm(P_SEASON_PERIOD_DAYS);
+  const own = hF64(H_SEASON_PERIOD);
+  const period = own > 0 ? own : prm(P_SEASON_PERIOD_DAYS);
   SEASON_MULT = period > 0
     ? 1.0 + prm(P_SEASON_AMPLITUDE) * Math.sin(6.283185307179586 * calDay / period + hF64(H_SEASON_PHASE))
     : 1.0;

@@ -8,13 +8,13 @@ import {
   H_DELAY_HIST_ALL, H_DELAY_HIST_OURS,
   S_CONVERSIONS, S_REVENUE, S_MARKET_CONVERSIONS, S_MULTI_TOUCH_CONVERSIONS, S_JOURNEY_DAYS_W,
   S_JOURNEY_TOUCHES_W, S_LATE_CONVERSIONS_W, S_CENSORED_VALUE, S_CAL_CONVERSIONS,
-  S_CAL_MULTI_TOUCH, S_CREDITED_DECISIONS, S_REWARD,
+  S_CAL_MULTI_TOUCH, S_CREDITED_DECISIONS, S_REWARD, RS_CONVERSIONS, RS_REVENUE,
 } from "../../layout.js";
 import { NB, U_JSTART, U_TOUCHES } from "./mem.js";
 import { prm, prmI } from "./params.js";
 import { segParam } from "./tables.js";
 import { VALUE_MULT } from "./clock.js";
-import { i32At, segOf, ringIndex, tpFlags, tpHour, tpDecision, flagAdvertiser, flagChannel, stat, hI32, hF64, hAddF64 } from "./state.js";
+import { i32At, segOf, ringIndex, tpFlags, tpHour, tpDecision, flagAdvertiser, flagChannel, stat, rivalStat, hI32, hF64, hAddF64 } from "./state.js";
 import { attribute, orderTouchpoints, creditAt, slotAt } from "./attribution.js";
 import { memoryData, loadF64, storeF64, loadI32, storeI32, truncSatU32 } from "./memory.js";
 
@@ -103,6 +103,10 @@ export function convert(u: number, hour: number): void {
     if (c <= 0) continue;
     if (loadI32(ADV_COUNT + (a << 2)) > 1) multi += c;
     if (inWindow) histAdd(H_DELAY_HIST_ALL, hour - loadI32(ADV_FIRST + (a << 2)), c);
+    if (a !== OUR_BIDDER) {
+      rivalStat(a - 1, RS_CONVERSIONS, c);
+      rivalStat(a - 1, RS_REVENUE, c * value);
+    }
   }
   if (ourCredit > 0 && inWindow) histAdd(H_DELAY_HIST_OURS, hour - loadI32(ADV_FIRST), ourCredit);
   stat(S_MARKET_CONVERSIONS, 1);

@@ -6,7 +6,8 @@
 // from configure(), resetWorld() and stepWorlds():
 //   rng.ts params.ts mem.ts state.ts tables.ts clock.ts users.ts journey.ts conversion.ts
 //   attribution.ts market.ts auction.ts pacing.ts observation.ts world.ts, and the exports of index.ts
-// as synced with wasm/assembly at LAYOUT_VERSION 14 (commit 48eb1cc). memory.ts stands in for the
+// as synced with wasm/assembly at LAYOUT_VERSION 15 (rival outcome statistics, budget scale,
+// applySettings and resampleMarket). memory.ts stands in for the
 // compiler's builtins (load/store, memory.fill/copy/data). Not mirrored: benchrng.ts, the auction
 // batch/bench exports and the inspection exports (attributeUser, touchpoint, userField, ...).
 // When wasm/assembly changes, this folder needs the same change, or the parity test fails.
@@ -21,16 +22,18 @@
 // params block at PARAMS_BASE, the io buffers and the worlds at the offsets mem.ts computes -- the
 // same offsets relative to the params block as in the wasm memory, so a world's bytes can be
 // compared with (or copied to and from) the wasm core's.
-import { PARAMS_F64, OBS_DIM, INFO_DIM, NUM_STATS, H_STATS_EPISODE, H_STATS_LAST_EPISODE, H_STATS_TOTAL } from "../../layout.js";
+import {
+  PARAMS_F64, OBS_DIM, INFO_DIM, NUM_STATS, H_STATS_EPISODE, H_STATS_LAST_EPISODE, H_STATS_TOTAL, H_RIVAL_STATS, RIVAL_STATS,
+} from "../../layout.js";
 import { bindMemory, staticEnd } from "./memory.js";
 import { setParamsPtr } from "./params.js";
 import {
-  computeLayout, NW, WORLD_STRIDE, MEMORY_END, IO_OBS, IO_BID, IO_CREATIVE, IO_REWARD,
+  computeLayout, NW, NR, WORLD_STRIDE, MEMORY_END, IO_OBS, IO_BID, IO_CREATIVE, IO_REWARD,
   IO_TERMINATED, IO_TRUNCATED, IO_INFO,
 } from "./mem.js";
 import { buildTables } from "./tables.js";
 import {
-  resetWorld, stepWorlds, checkWorld, reemitWorld, worldPtr, stalled, setStalled,
+  resetWorld, stepWorlds, checkWorld, reemitWorld, applySettings, worldPtr, stalled, setStalled,
 } from "./world.js";
 import { worldSeed } from "../../../env/seeds.js";
 
@@ -183,6 +186,19 @@ export class TsWorldCore {
       for (let i = 0; i < NUM_STATS; i++) out[i] += current[i];
     }
     return out;
+  }
+
+  /** A copy of world w's rival outcome totals: rivals x RIVAL_STATS (RS_* in layout.ts). */
+  rivalStatsOf(w: number): Float64Array {
+    const base = this.worldPtr(w);
+    return new Float64Array(this.memory, base + H_RIVAL_STATS, NR * RIVAL_STATS).slice();
+  }
+
+  /** After writing rival rows into world w's header (H_RIVALS) and/or to set our budget scale (< 0 keeps it). */
+  applySettings(w: number, budgetScale: number): void {
+    this.requireConfigured();
+    this.bind();
+    applySettings(w, budgetScale);
   }
 
   checkWorld(w: number): number {

@@ -11,13 +11,15 @@ import {
   RIVF_VALUE_MULT, RIVF_SHADE, RIVF_NOISE, RIVF_DAILY_BUDGET_MICROS, RIVF_DEFENSE_GAIN,
   RIVF_SEGMENT_MULT, RIVF_CHANNEL_MULT, RIVF_STAGE_MULT, RIVF_QUALITY, RIVAL_DEFENSIVE,
   RIVAL_RANDOM, P_RIVAL_BUDGET_SCALE, H_SEG_CDF, P_RIVAL_CVR,
+  RS_ENTERED, RS_IMPRESSIONS, RS_CLICKS, RS_SPEND, RS_VALUE, RS_HV_ENTERED, RS_HV_LOSSES, RS_HV_LOST_TO_US,
+  RS_BUDGET, RS_BUDGET_OUT,
 } from "../../layout.js";
 import { NR, U_NDEV, U_ATTENTION, U_OBS_SEG, OUT_OF_MARKET } from "./mem.js";
 import { prm } from "./params.js";
 import { uniform, below, uniformNoise, poisson } from "./rng.js";
 import { segParam, activity, pickChannel, creativeWear, expNeg } from "./tables.js";
 import { HOD, ACTIVITY_MULT, VALUE_MULT, TREND_MULT, MARKET_NOISE } from "./clock.js";
-import { wb, hI32, hSetI32, hF32, hSetF32, hF64, hSetF64, u8At, f32At, stageOf, segOf, exposuresOf, activityClass, segCount, segUser } from "./state.js";
+import { wb, hI32, hSetI32, hF32, hSetF32, hF64, hSetF64, u8At, f32At, stageOf, segOf, exposuresOf, activityClass, segCount, segUser, rivalStat } from "./state.js";
 import { fatigueAt } from "./users.js";
 import { loadF32, truncSatI32 } from "./memory.js";
 
@@ -82,7 +84,7 @@ export function clickProb(u: number, ch: number, slot: number, adv: number, crea
 
 // Expected value of a top-slot impression given the true user state (what a well-informed bidder
 // would estimate): CTR x value per click at this stage x conversion value.
-function trueImpressionValue(u: number, ch: number): number {
+export function trueImpressionValue(u: number, ch: number): number {
   return OPP_CTR0 * OPP_EXPF * chParam(ch, CHF_POS_EFFECT) * prm(P_RIVAL_CVR + stageOf(u))
     * prm(P_CONVERSION_VALUE) * segParam(segOf(u), SEGF_VALUE_MULT) * VALUE_MULT;
 }
@@ -101,6 +103,44 @@ export function refillRivalBudgets(): void {
   for (let r = 0; r < NR; r++) {
     const micros = hF32(H_RIVALS + ((r * RIV_STRIDE + RIVF_DAILY_BUDGET_MICROS) << 2));
     hSetF64(H_RIVAL_LEFT + (r << 3), micros * scale);
+  }
+}
+
+// Budget made available to each rival this hour (its daily budget pro rata): the denominator of
+// its budget utilisation.
+export function accrueRivalBudgets(): void {
+  const scale = prm(P_RIVAL_BUDGET_SCALE) * 1e-6 / 24.0;
+  for (let r = 0; r < NR; r++) {
+    rivalStat(r, RS_BUDGET, hF32(H_RIVALS + ((r * RIV_STRIDE + RIVF_DAILY_BUDGET_MICROS) << 2)) * scale);
+  }
+}
+
+// Rival r won `slot` of the page at `cost` dollars. Its value is the true top-slot value the
+// rivals bid from (`topValue`, before this page's ads), times its ad quality and the slot's
+// position effect relative to the top.
+export function rivalWon(r: number, ch: number, slot: number, topValue: number, cost: number, clicked: boolean): void {
+  rivalStat(r, RS_IMPRESSIONS, 1);
+  if (clicked) rivalStat(r, RS_CLICKS, 1);
+  rivalStat(r, RS_SPEND, cost);
+  const top = chParam(ch, CHF_POS_EFFECT);
+  if (top > 0) {
+    rivalStat(r, RS_VALUE, topValue * rivalParam(r, RIVF_QUALITY) * (chParam(ch, CHF_POS_EFFECT + slot) / top));
+  }
+}
+
+// Entries and high-value losses of an auction's rivals: `wonMask` has bit a set for each advertiser
+// a that won a slot; `highValue` when the user was CONSIDERING or INTENT as the rivals bid.
+export function rivalEntries(highValue: boolean, wonMask: number, oursWon: boolean): void {
+  for (let r = 0; r < NR; r++) {
+    if (!(hF32(H_P_BIDS + ((r + 1) << 2)) > 0)) continue;
+    rivalStat(r, RS_ENTERED, 1);
+    if (highValue) {
+      rivalStat(r, RS_HV_ENTERED, 1);
+      if (((wonMask >> (r + 1)) & 1) === 0) {
+        rivalStat(r, RS_HV_LOSSES, 1);
+        if (oursWon) rivalStat(r, RS_HV_LOST_TO_US, 1);
+      }
+    }
   }
 }
 
@@ -130,7 +170,14 @@ function rivalBids(u: number, ch: number): void {
     }
     // a rival never bids more than what is left of its daily budget
     const left = hF64(H_RIVAL_LEFT + (r << 3));
-    if (bid > left) bid = left < 0.01 ? 0 : left;
+    if (bid > left) {
+      if (left < 0.01) {
+        bid = 0;
+        rivalStat(r, RS_BUDGET_OUT, 1);
+      } else {
+        bid = left;
+      }
+    }
     hSetF32(H_P_BIDS + ((r + 1) << 2), bid);
   }
 }

@@ -13,7 +13,7 @@ import {
   F_PACING_RATIO, F_DAY_LEFT, F_FLIGHT_LEFT, F_PACING_STATE, F_WIN_RATE, F_RECENT_CPM,
   H_P_USER, H_P_CHANNEL, H_P_DEVICE, H_P_QUERY_INTENT, H_P_PCTR, H_P_REF_VALUE, H_P_RESERVE,
   H_PRICE_INDEX, H_SPEND_TODAY, H_SPEND_FLIGHT, H_FLIGHT_START, H_WIN_EMA, H_CPC_EMA,
-  P_DAILY_BUDGET_MICROS, P_FLIGHT_BUDGET_MICROS, P_BID_MAX, P_FLIGHT_DAYS, CH_SEARCH,
+  H_DAILY_BUDGET_MICROS, H_FLIGHT_BUDGET_MICROS, P_BID_MAX, P_FLIGHT_DAYS, CH_SEARCH,
 } from "../../layout.js";
 import { IO_OBS, U_JSTART, U_OBS_SEG, U_MATCHED, U_NDEV, DEV_BYTES, D_OUR_TOUCHES, D_OUR_CLICKS, D_CHANNELS, U_RIVAL_TOUCHES, D_FIRST_OUR, D_LAST_OUR } from "./mem.js";
 import { prm } from "./params.js";
@@ -126,8 +126,8 @@ export function writeObs(w: number, scanned: boolean): void {
   storeF32(o + (F_RESERVE << 2), clip01(hF32(H_P_RESERVE) * invBidMax));
   storeF32(o + (F_PRICE_INDEX << 2), clip01(hF64(H_PRICE_INDEX) * invBidMax));
   storeF32(o + (F_SEASONALITY << 2), clip01(ACTIVITY_MULT * 0.5));
-  const daily = prm(P_DAILY_BUDGET_MICROS);
-  const flight = prm(P_FLIGHT_BUDGET_MICROS);
+  const daily = hF64(H_DAILY_BUDGET_MICROS);
+  const flight = hF64(H_FLIGHT_BUDGET_MICROS);
   storeF32(o + (F_DAILY_BUDGET_LEFT << 2), clip01(1.0 - hF64(H_SPEND_TODAY) / daily));
   storeF32(o + (F_FLIGHT_BUDGET_LEFT << 2), clip01(1.0 - hF64(H_SPEND_FLIGHT) / flight));
   const ratio = pacingRatio();

@@ -1,6 +1,6 @@
 // Accessors for the world being stepped. `wb` is its base address; everything else is relative,
 // so the same code runs any world (and a world restored into another slot).
-import { H_STATS_EPISODE, STAGE_CONVERTED, H_SEG_COUNT, H_SEG_START, NUM_SEGMENTS } from "../../layout.js";
+import { H_STATS_EPISODE, H_RIVAL_STATS, RIVAL_STATS, STAGE_CONVERTED, H_SEG_COUNT, H_SEG_START, NUM_SEGMENTS } from "../../layout.js";
 import {
   U_SEG, U_STAGE, U_CONF, U_CR_EXPO, RING, NU, USERS, NEXT_EVENTS, RINGS, ACT_CLASS, OUT_OF_MARKET,
   BLOCK_MIN, EVENT_BLOCK_SHIFT, SEG_USERS, USER_POS, DEVS, U_JSTART, R_FLAGS, R_HOUR, R_DECISION,
@@ -30,6 +30,12 @@ export function hAddF64(off: number, v: number): void {
 // (H_STATS_TOTAL, everything before the current flight, folded in when a flight starts) plus this.
 export function stat(i: number, v: number): void {
   const a = wb + H_STATS_EPISODE + (i << 3);
+  storeF64(a, loadF64(a) + v);
+}
+
+// Adds to rival r's lifetime outcome `field` (RS_* in layout.ts).
+export function rivalStat(r: number, field: number, v: number): void {
+  const a = wb + H_RIVAL_STATS + ((r * RIVAL_STATS + field) << 3);
   storeF64(a, loadF64(a) + v);
 }
 

@@ -8,7 +8,9 @@ import {
   H_FLIGHT_OVER, H_STARTED, H_LAST_TERMINAL, H_DECISIONS, H_SPEND_TODAY, H_SPEND_FLIGHT,
   H_MARKET_NOISE, H_PRICE_INDEX, H_REWARD_ACC, H_FLIGHT_FIRST_DECISION, H_SEASON_PHASE,
   H_WIN_EMA, H_CPC_EMA, H_RIVALS, H_RIVAL_LEFT, H_STATS_EPISODE, H_STATS_LAST_EPISODE, H_STATS_TOTAL,
-  RIV_STRIDE, P_RIVALS,
+  RIV_STRIDE, P_RIVALS, RIVF_STRATEGY, RIVF_VALUE_MULT,
+  P_RESAMPLE_RIVALS, P_RESAMPLE_VALUE_SD, P_SEASON_PERIOD_JITTER, P_SEASON_PERIOD_DAYS, H_SEASON_PERIOD,
+  H_BUDGET_SCALE, H_DAILY_BUDGET_MICROS, H_FLIGHT_BUDGET_MICROS, STAGE_CONSIDERING,
   P_FLIGHT_DAYS, P_WARMUP_DAYS, P_DAILY_BUDGET_MICROS, P_FLIGHT_BUDGET_MICROS, P_BID_MAX,
   P_OUR_CHANNEL_ENABLED, P_QUALITY_WEIGHTED, P_MARKET_NOISE_SD, P_USER_FATIGUE_PER_AD,
   P_PRICE_INDEX_DECAY, P_CREATIVE_CTR_MULT, CHF_MECHANISM, CHF_SLOTS, SEGF_IMPORTANCE_WEIGHT,
@@ -22,14 +24,17 @@ import {
   IO_TRUNCATED, IO_INFO, shapeHash,
 } from "./mem.js";
 import { prm, prmI } from "./params.js";
-import { rngLoad, rngStore, rngSeed, uniform, normal } from "./rng.js";
+import { rngLoad, rngStore, rngSeed, uniform, normal, below } from "./rng.js";
 import { allocate } from "./auction.js";
 import { deriveClock, HOUR, HOD } from "./clock.js";
-import { wb, setWorldBase, hI32, hSetI32, hF32, hSetF32, hF64, hSetF64, stat, segOf, bumpExposure } from "./state.js";
+import { wb, setWorldBase, hI32, hSetI32, hF32, hSetF32, hF64, hSetF64, stat, segOf, stageOf, bumpExposure } from "./state.js";
 import { initPopulation, addFatigue } from "./users.js";
 import { segParam, fatigueFactorPerAd } from "./tables.js";
 import { recordTouch, onImpression, processUserEvents, crisisEvents, scheduleNext } from "./journey.js";
-import { chParam, clickProb, nextOpportunity, ourEstimates, startHourOpportunities, saveOpportunity, restoreOpportunity, fatigueAdded, refillRivalBudgets, refreshRivalQuality } from "./market.js";
+import {
+  chParam, clickProb, nextOpportunity, ourEstimates, startHourOpportunities, saveOpportunity, restoreOpportunity,
+  fatigueAdded, refillRivalBudgets, refreshRivalQuality, accrueRivalBudgets, trueImpressionValue, rivalWon, rivalEntries,
+} from "./market.js";
 import { scanVisible, trackedStage, writeObs } from "./observation.js";
 import {
   memoryData, memoryFill, memoryCopy, loadI32, loadU32, storeU32, loadF32, storeF32, storeF64, storeU8,
@@ -93,6 +98,7 @@ function beginHour(): void {
     hSetF64(H_SPEND_TODAY, 0);
     refillRivalBudgets();
   }
+  accrueRivalBudgets();
   const flightHours = prmI(P_FLIGHT_DAYS) * 24;
   if (hI32(H_FLIGHT_OVER) === 0) {
     if (HOUR >= hI32(H_FLIGHT_START) + flightHours) {
@@ -105,7 +111,7 @@ function beginHour(): void {
   processUserEvents(HOUR);
   crisisEvents(HOUR);
   startHourOpportunities();
-  if (hI32(H_FLIGHT_OVER) === 0 && prm(P_DAILY_BUDGET_MICROS) - hF64(H_SPEND_TODAY) < MIN_BUDGET_MICROS) {
+  if (hI32(H_FLIGHT_OVER) === 0 && hF64(H_DAILY_BUDGET_MICROS) - hF64(H_SPEND_TODAY) < MIN_BUDGET_MICROS) {
     stat(S_BUDGET_EXHAUSTED_HOURS, 1);
   }
 }
@@ -113,8 +119,8 @@ function beginHour(): void {
 function ourEligible(ch: number): boolean {
   if (hI32(H_FLIGHT_OVER) !== 0) return false;
   if (prm(P_OUR_CHANNEL_ENABLED + ch) < 0.5) return false;
-  if (prm(P_DAILY_BUDGET_MICROS) - hF64(H_SPEND_TODAY) < MIN_BUDGET_MICROS) return false;
-  return prm(P_FLIGHT_BUDGET_MICROS) - hF64(H_SPEND_FLIGHT) >= MIN_BUDGET_MICROS;
+  if (hF64(H_DAILY_BUDGET_MICROS) - hF64(H_SPEND_TODAY) < MIN_BUDGET_MICROS) return false;
+  return hF64(H_FLIGHT_BUDGET_MICROS) - hF64(H_SPEND_FLIGHT) >= MIN_BUDGET_MICROS;
 }
 
 // Runs the auction of the pending opportunity. `ours` is false for rival-only auctions.
@@ -123,10 +129,14 @@ function resolve(ourBid: number, creative: number, ours: boolean): void {
   const ch = hI32(H_P_CHANNEL);
   const device = hI32(H_P_DEVICE);
   const reserve = hF32(H_P_RESERVE);
+  // what the rivals' outcome statistics need of the page as they bid on it (its ads change both)
+  const highValue = stageOf(u) >= STAGE_CONSIDERING;
+  const topValue = trueImpressionValue(u, ch);
+  let rivalsWon = 0; // bit a: advertiser a won a slot
   let leftMicros = 0;
   if (ours) {
-    const leftDay = prm(P_DAILY_BUDGET_MICROS) - hF64(H_SPEND_TODAY);
-    const leftFlight = prm(P_FLIGHT_BUDGET_MICROS) - hF64(H_SPEND_FLIGHT);
+    const leftDay = hF64(H_DAILY_BUDGET_MICROS) - hF64(H_SPEND_TODAY);
+    const leftFlight = hF64(H_FLIGHT_BUDGET_MICROS) - hF64(H_SPEND_FLIGHT);
     leftMicros = leftDay < leftFlight ? leftDay : leftFlight;
     // the bid can never commit more than the budget left (prices never exceed bids)
     const cap = leftMicros * 1e-6;
@@ -171,14 +181,18 @@ function resolve(ourBid: number, creative: number, ours: boolean): void {
       recordTouch(u, HOUR, OUR_BIDDER, ch, creative, device, k, clicked, truncSatU32(hF64(H_DECISIONS)));
     } else {
       const p = H_RIVAL_LEFT + ((a - 1) << 3);
-      hSetF64(p, hF64(p) - micros * 1e-6);
-      stat(S_RIVAL_SPEND, micros * 1e-6);
+      const cost = micros * 1e-6;
+      hSetF64(p, hF64(p) - cost);
+      stat(S_RIVAL_SPEND, cost);
       stat(S_RIVAL_IMPRESSIONS, 1);
+      rivalWon(a - 1, ch, k, topValue, cost, clicked);
+      rivalsWon |= 1 << a;
       recordTouch(u, HOUR, a, ch, 0, device, k, clicked, 0);
     }
     fatigueAdded(fatigueFactor);
     onImpression(u, HOUR, ch, clicked);
   }
+  rivalEntries(highValue, rivalsWon, won);
   if (filled > 0) {
     // one update for the page: fatigue of all its ads, and the user's next due event
     addFatigue(u, HOUR, fatiguePerAd * filled);
@@ -189,7 +203,7 @@ function resolve(ourBid: number, creative: number, ours: boolean): void {
   if (ours) {
     hSetF64(H_WIN_EMA, hF64(H_WIN_EMA) * 0.99 + (won ? 0.01 : 0.0));
     if (won) hSetF64(H_CPC_EMA, hF64(H_CPC_EMA) * 0.95 + stepCost * 0.05);
-    if (prm(P_FLIGHT_BUDGET_MICROS) - hF64(H_SPEND_FLIGHT) < MIN_BUDGET_MICROS) endFlight(TERMINAL_BUDGET);
+    if (hF64(H_FLIGHT_BUDGET_MICROS) - hF64(H_SPEND_FLIGHT) < MIN_BUDGET_MICROS) endFlight(TERMINAL_BUDGET);
   }
 }
 
@@ -264,6 +278,26 @@ function clearStep(): void {
   hSetF64(H_REWARD_ACC, 0);
 }
 
+// Per-world variation of the market drawn at reset (the Monte Carlo design: each world a different
+// rival mix and season). Off by default; draws happen only when enabled, so the default stream is
+// unchanged.
+function resampleMarket(): void {
+  const redraw = prm(P_RESAMPLE_RIVALS);
+  const valueSd = prm(P_RESAMPLE_VALUE_SD);
+  if (redraw > 0 || valueSd > 0) {
+    for (let r = 0; r < NR; r++) {
+      const base = H_RIVALS + ((r * RIV_STRIDE) << 2);
+      if (redraw > 0 && uniform() < redraw) hSetF32(base + (RIVF_STRATEGY << 2), below(4));
+      if (valueSd > 0) {
+        const p = base + (RIVF_VALUE_MULT << 2);
+        hSetF32(p, hF32(p) * Math.exp(valueSd * normal()));
+      }
+    }
+  }
+  const jitter = prm(P_SEASON_PERIOD_JITTER);
+  if (jitter > 0) hSetF64(H_SEASON_PERIOD, prm(P_SEASON_PERIOD_DAYS) * (1.0 + jitter * (2.0 * uniform() - 1.0)));
+}
+
 export function resetWorld(w: number, seedLo: number, seedHi: number): void {
   const base = worldBase(w);
   memoryFill(base, 0, WORLD_STRIDE);
@@ -276,6 +310,7 @@ export function resetWorld(w: number, seedLo: number, seedHi: number): void {
   hSetI32(H_EPISODE, -1);
   hSetI32(H_FLIGHT_OVER, 1);
   hSetI32(H_FLIGHT_START, prmI(P_WARMUP_DAYS) * 24);
+  setBudgetScale(1.0);
   let noise = 1.0 + prm(P_MARKET_NOISE_SD) * normal();
   if (noise < 0.5) noise = 0.5;
   hSetF64(H_MARKET_NOISE, noise);
@@ -285,6 +320,7 @@ export function resetWorld(w: number, seedLo: number, seedHi: number): void {
       hSetF32(H_RIVALS + ((r * RIV_STRIDE + f) << 2), prm(P_RIVALS + r * RIV_STRIDE + f));
     }
   }
+  resampleMarket();
   initPopulation();
   refillRivalBudgets();
   refreshRivalQuality();
@@ -335,13 +371,36 @@ export function checkWorld(w: number): number {
   return 0;
 }
 
-// After a world's bytes were copied into slot w: re-emit its pending observation.
-export function reemitWorld(w: number): void {
-  enterWorld(w);
+// Our budgets as the params' budgets x `scale`, in whole micros (scale 1: the params' budgets).
+function setBudgetScale(scale: number): void {
+  hSetF64(H_BUDGET_SCALE, scale);
+  hSetF64(H_DAILY_BUDGET_MICROS, Math.floor(prm(P_DAILY_BUDGET_MICROS) * scale));
+  hSetF64(H_FLIGHT_BUDGET_MICROS, Math.floor(prm(P_FLIGHT_BUDGET_MICROS) * scale));
+}
+
+function reemit(w: number): void {
   clearStep();
   restoreOpportunity();
   writeInfo(w, 0);
   writeObs(w, false);
+}
+
+// After a world's bytes were copied into slot w: re-emit its pending observation.
+export function reemitWorld(w: number): void {
+  enterWorld(w);
+  reemit(w);
+  leaveWorld();
+}
+
+// Between iterations the trainer may change a world: its rival rows (the caller writes them into
+// the header at H_RIVALS first) and our budget scale (< 0: keep the world's). Re-derives what
+// depends on them and re-emits the pending observation, whose budget features may have changed.
+// The pending auction keeps the bids its rivals already made; rival budgets change at midnight.
+export function applySettings(w: number, budgetScale: number): void {
+  enterWorld(w);
+  if (budgetScale >= 0) setBudgetScale(budgetScale);
+  refreshRivalQuality();
+  reemit(w);
   leaveWorld();
 }
 
