@@ -12,6 +12,7 @@ import { Bench } from "tinybench";
 import { MAX_SLOTS, MECH_FIRST_PRICE, MECH_GSP, MECH_SECOND_PRICE } from "../wasm/layout.js";
 import { instantiateCore } from "../wasm/loader.js";
 import { allocate } from "../wasm/reference/auction.js";
+import { itemsPerSecond } from "./rate.js";
 
 const BIDDERS = 6;
 const COUNT = 100_000;
@@ -97,11 +98,7 @@ export async function benchAuction(opts: { quick: boolean }): Promise<Record<str
   await bench.run();
   if (!Number.isFinite(sink)) throw new Error("auction bench: non-finite price sum");
 
-  const perSecond = (task: string): number => {
-    const r = bench.getTask(task)?.result;
-    if (!r || r.state !== "completed") throw new Error(`auction bench: task ${task} did not complete (${r?.state})`);
-    return COUNT / (r.latency.mean / 1000);
-  };
+  const perSecond = (task: string): number => itemsPerSecond(bench, task, COUNT, "auction");
   const out: Record<string, number> = {};
   for (const [name] of MECHANISMS) {
     out[`auction.kernel.${name}.auctions_per_s`] = perSecond(`kernel.${name}`);

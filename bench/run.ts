@@ -6,10 +6,11 @@
 // --gate: fail (exit 1) when a ratio metric falls below its floor in the floors file. Only ratios
 // are gated (WASM over TS, pool efficiency): absolute rates swing with the host and are reported.
 import { arch, cpus, platform, totalmem } from "node:os";
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { writeFileAtomic } from "../trainer/fsutil.js";
 
 export interface SuiteOptions {
   /** Short budgets for CI: same metrics, wider error bars. */
@@ -31,6 +32,8 @@ const SUITES: Suite[] = [
   { name: "world_reference", prefix: "world", load: async () => (await import("./world_reference.bench.js")).benchWorldReference },
   { name: "policy", load: async () => (await import("./engine.bench.js")).benchPolicy },
   { name: "engine", load: async () => (await import("./engine.bench.js")).benchEngine },
+  { name: "replay", load: async () => (await import("./replay.bench.js")).benchReplay },
+  { name: "learner", load: async () => (await import("./learner.bench.js")).benchLearner },
 ];
 
 /** Project root whether running from sources (bench/run.ts) or compiled (dist/bench/run.js). */
@@ -73,17 +76,10 @@ function printTable(metrics: Record<string, number>): void {
   for (const [k, v] of cells) console.log(`${k.padEnd(width)}  ${v.padStart(valueWidth)}`);
 }
 
-/** Temp file + rename, so a reader (or a crash) never sees half a results file. */
+/** A reader (or a crash) never sees half a results file: fsutil.writeFileAtomic. */
 function writeJsonAtomic(file: string, data: unknown): void {
   mkdirSync(dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  try {
-    writeFileSync(tmp, JSON.stringify(data, null, 2) + "\n");
-    renameSync(tmp, file);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw err;
-  }
+  writeFileAtomic(file, JSON.stringify(data, null, 2) + "\n");
 }
 
 async function main(): Promise<void> {

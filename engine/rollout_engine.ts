@@ -89,6 +89,14 @@ export interface IterationResult {
   seconds: number;
 }
 
+export interface EngineSnapshot {
+  iteration: number;
+  clock: number;
+  started: Uint8Array;
+  worldBytes: number;
+  worlds: Uint8Array[];
+}
+
 /** Sent to each worker once, at thread start. */
 export interface WorkerInit {
   config: GaelpConfig;
@@ -336,6 +344,50 @@ export class RolloutEngine {
     if (!Number.isInteger(w) || w < 0 || w >= this.numWorlds) throw new RangeError(`world must be in [0, ${this.numWorlds - 1}], got ${w}`);
     const half = this.committed[w];
     return new Uint8Array(this.states[w], half * this.worldBytes, this.worldBytes).slice();
+  }
+
+  /** Everything needed to continue this engine exactly (checkpoints): the committed state of every
+   *  world, which worlds exist in the current epoch, the clock and the iteration counter. */
+  snapshot(): EngineSnapshot {
+    return {
+      iteration: this.iteration,
+      clock: this.clock,
+      started: this.started.slice(),
+      worldBytes: this.worldBytes,
+      worlds: Array.from({ length: this.numWorlds }, (_, w) => this.worldState(w)),
+    };
+  }
+
+  /** Puts this engine (same config, seed, world count) back into a snapshot's state. */
+  restore(s: EngineSnapshot): void {
+    if (this.closed) throw new Error("RolloutEngine: closed");
+    if (s.worldBytes !== this.worldBytes) throw new RangeError(`engine snapshot: worlds are ${s.worldBytes} bytes, this engine's are ${this.worldBytes} (different config?)`);
+    if (s.worlds.length !== this.numWorlds || s.started.length !== this.numWorlds) {
+      throw new RangeError(`engine snapshot: ${s.worlds.length} worlds, this engine runs ${this.numWorlds}`);
+    }
+    if (!Number.isInteger(s.iteration) || s.iteration < 0 || !Number.isInteger(s.clock) || s.clock < 0) {
+      throw new RangeError(`engine snapshot: bad iteration ${s.iteration} or clock ${s.clock}`);
+    }
+    s.worlds.forEach((bytes, w) => {
+      if (bytes.byteLength !== this.worldBytes) throw new RangeError(`engine snapshot: world ${w} is ${bytes.byteLength} bytes, expected ${this.worldBytes}`);
+    });
+    s.worlds.forEach((bytes, w) => {
+      new Uint8Array(this.states[w], 0, this.worldBytes).set(bytes);
+      this.committed[w] = 0;
+      this.started[w] = s.started[w] ? 1 : 0;
+    });
+    this.iteration = s.iteration;
+    this.clock = s.clock;
+  }
+
+  /** Iterations run so far (the next run() is this iteration). */
+  get iterations(): number {
+    return this.iteration;
+  }
+
+  /** True when the next run() re-creates every world (a new resampling epoch). */
+  get resamplesNext(): boolean {
+    return this.opts.resampleEvery > 0 && this.iteration > 0 && this.iteration % this.opts.resampleEvery === 0;
   }
 
   /** Threads currently in the pool (0 in-process). */

@@ -9,7 +9,8 @@ import { ConfigError, type GaelpConfig, mergeOverrides, parseSetOverride, resolv
 import { SCENARIOS } from "../env/scenarios.js";
 import { BIDDER_NAMES, BIDDERS, BidderParamError, createBidder, describeRange, resolveBidderParams } from "../agents/baselines/index.js";
 import type { KpiRow, SimulationReport } from "./simulate.js";
-import { perWorldCsv, runSimulation, summaryCsv, writeFilesAtomic } from "./simulate.js";
+import { perWorldCsv, runSimulation, summaryCsv } from "./simulate.js";
+import { writeFilesAtomic } from "./fsutil.js";
 import { type CalibrationReport, runCalibration } from "./calibrate.js";
 import { readWeightsFile, runRollout } from "./rollout.js";
 import { defaultPolicySpec } from "../agents/policy/spec.js";

@@ -1,11 +1,12 @@
 // `gaelp rollout`: run the engine for a few iterations and write the experience as an Arrow IPC
 // file (one record batch per world per iteration) that any Arrow reader opens.
-import { readFileSync, writeFileSync, renameSync, rmSync, mkdirSync } from "node:fs";
+import { readFileSync, mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { RecordBatchFileWriter, type RecordBatch } from "apache-arrow";
 import type { GaelpConfig } from "../env/config.js";
 import { RolloutEngine } from "../engine/rollout_engine.js";
 import { EXPERIENCE_SCHEMA, LATE_SCHEMA } from "../engine/experience.js";
+import { writeFileAtomic } from "./fsutil.js";
 import { defaultPolicySpec, policyLayout, type PolicySpec } from "../agents/policy/spec.js";
 
 export interface RolloutOptions {
@@ -55,7 +56,7 @@ export function readWeightsFile(file: string, spec: PolicySpec): Float32Array {
   return new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
 }
 
-/** Writes an Arrow IPC file atomically (temp file, then rename). */
+/** Writes an Arrow IPC file atomically and durably (fsutil.writeFileAtomic). */
 export function writeArrowFile(file: string, schema: typeof EXPERIENCE_SCHEMA, batches: RecordBatch[]): number {
   const writer = new RecordBatchFileWriter();
   writer.reset(undefined, schema);
@@ -64,14 +65,7 @@ export function writeArrowFile(file: string, schema: typeof EXPERIENCE_SCHEMA, b
   const bytes = writer.toUint8Array(true);
   const target = resolve(file);
   mkdirSync(dirname(target), { recursive: true });
-  const tmp = `${target}.tmp-${process.pid}`;
-  try {
-    writeFileSync(tmp, bytes);
-    renameSync(tmp, target);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
+  writeFileAtomic(target, bytes);
   return bytes.byteLength;
 }
 

@@ -1,8 +1,6 @@
 // Evaluates a bidder over many seeded worlds for one flight each and summarises the campaign KPIs
 // with 95% t-intervals over worlds. Worlds run in one VectorEnv; a world that finishes its first
 // flight keeps stepping (the env steps every world) but its KPIs are frozen at that point.
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
 import { ATTRIBUTION_MODELS, CHANNEL_NAMES, type GaelpConfig, validateConfig } from "../env/config.js";
 import { type BidAction, VectorEnv } from "../env/vector_env.js";
 import type { WasmTarget } from "../wasm/loader.js";
@@ -265,31 +263,4 @@ export function perWorldCsv(report: SimulationReport): string {
     [r.world, ...KPI_COLUMNS.map((k) => r.kpis[k.key]), ...CHANNEL_NAMES.map((c) => r.attribution[c])].map(csvCell).join(","),
   );
   return [header.join(","), ...rows].join("\n") + "\n";
-}
-
-/** Writes `files` (name -> contents) into `dir` so a reader never sees a half-written file: a new
- *  directory is filled under a temporary name and renamed into place; into an existing directory
- *  each file is written to a temporary name and renamed. */
-export function writeFilesAtomic(dir: string, files: Record<string, string>): void {
-  const target = resolve(dir);
-  const fresh = !existsSync(target);
-  const tmpDir = fresh ? `${target}.partial-${process.pid}` : target;
-  try {
-    mkdirSync(tmpDir, { recursive: true });
-    for (const [name, text] of Object.entries(files)) {
-      const file = join(tmpDir, name);
-      if (fresh) {
-        writeFileSync(file, text);
-      } else {
-        const tmp = `${file}.tmp-${process.pid}`;
-        writeFileSync(tmp, text);
-        renameSync(tmp, file);
-      }
-    }
-    if (fresh) renameSync(tmpDir, target);
-  } catch (err) {
-    if (fresh) rmSync(tmpDir, { recursive: true, force: true });
-    else for (const name of Object.keys(files)) rmSync(join(tmpDir, `${name}.tmp-${process.pid}`), { force: true });
-    throw err;
-  }
 }

@@ -7,9 +7,10 @@
 // tfjs Dense kernels are already [inputs, units] row-major, so export is a concatenation.
 // Call initTf() (agents/tf.ts) before building one: the backend is chosen there.
 import * as tf from "@tensorflow/tfjs";
-import { createHash, randomBytes } from "node:crypto";
-import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { writeFilesAtomic } from "../../trainer/fsutil.js";
 import { initialCanonical } from "./init.js";
 import { type PolicySpec, policyLayout, validatePolicySpec } from "./spec.js";
 
@@ -193,49 +194,47 @@ export class PolicyModel {
     });
   }
 
-  /** Writes model.json + weights.bin into `dir` (created if missing), replacing both by rename. */
-  async saveModel(dir: string): Promise<void> {
+  /** model.json and weights.bin as bytes (what saveModel writes; checkpoints store them). */
+  async artifacts(): Promise<{ [MODEL_JSON]: Uint8Array; [WEIGHTS_BIN]: Uint8Array }> {
     this.assertLive();
-    await mkdir(dir, { recursive: true });
-    const tag = `.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
-    const jsonPath = join(dir, MODEL_JSON);
-    const binPath = join(dir, WEIGHTS_BIN);
-    const jsonTmp = jsonPath + tag;
-    const binTmp = binPath + tag;
-    try {
-      await this.model.save(
-        tf.io.withSaveHandler(async (artifacts) => {
-          const weights = new Uint8Array(tf.io.CompositeArrayBuffer.join(artifacts.weightData));
-          const meta: PolicyMetadata = {
-            format: POLICY_FORMAT,
-            spec: this.spec,
-            // f32 -> f64 -> JSON text -> f64 -> f32 is exact: JSON prints the shortest round-trip form
-            obsMean: Array.from(this.obsMean),
-            obsStd: Array.from(this.obsStd),
-            weightsBytes: weights.byteLength,
-            weightsSha256: createHash("sha256").update(weights).digest("hex"),
-          };
-          const modelJson: tf.io.ModelJSON = {
-            modelTopology: artifacts.modelTopology as {},
-            format: artifacts.format ?? "layers-model",
-            generatedBy: artifacts.generatedBy,
-            convertedBy: artifacts.convertedBy ?? null,
-            weightsManifest: [{ paths: [WEIGHTS_BIN], weights: artifacts.weightSpecs ?? [] }],
-            userDefinedMetadata: { gaelpPolicy: meta as unknown as {} },
-          };
-          await writeFile(binTmp, weights);
-          await writeFile(jsonTmp, JSON.stringify(modelJson));
-          // weights first: model.json is what a reader opens, and its checksum catches a weights.bin
-          // from another save if a crash falls between the two renames
-          await rename(binTmp, binPath);
-          await rename(jsonTmp, jsonPath);
-          return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
-        }),
-      );
-    } finally {
-      await rm(binTmp, { force: true });
-      await rm(jsonTmp, { force: true });
-    }
+    let out: { [MODEL_JSON]: Uint8Array; [WEIGHTS_BIN]: Uint8Array } | undefined;
+    await this.model.save(
+      tf.io.withSaveHandler(async (artifacts) => {
+        const weights = new Uint8Array(tf.io.CompositeArrayBuffer.join(artifacts.weightData));
+        const meta: PolicyMetadata = {
+          format: POLICY_FORMAT,
+          spec: this.spec,
+          // f32 -> f64 -> JSON text -> f64 -> f32 is exact: JSON prints the shortest round-trip form
+          obsMean: Array.from(this.obsMean),
+          obsStd: Array.from(this.obsStd),
+          weightsBytes: weights.byteLength,
+          weightsSha256: createHash("sha256").update(weights).digest("hex"),
+        };
+        const modelJson: tf.io.ModelJSON = {
+          modelTopology: artifacts.modelTopology as {},
+          format: artifacts.format ?? "layers-model",
+          generatedBy: artifacts.generatedBy,
+          convertedBy: artifacts.convertedBy ?? null,
+          weightsManifest: [{ paths: [WEIGHTS_BIN], weights: artifacts.weightSpecs ?? [] }],
+          userDefinedMetadata: { gaelpPolicy: meta as unknown as {} },
+        };
+        out = { [MODEL_JSON]: new TextEncoder().encode(JSON.stringify(modelJson)), [WEIGHTS_BIN]: weights };
+        return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
+      }),
+    );
+    return out!;
+  }
+
+  /** Writes model.json + weights.bin into `dir` (created if missing), replacing both atomically
+   *  and durably (trainer/fsutil.ts writeFilesAtomic). */
+  async saveModel(dir: string): Promise<void> {
+    const a = await this.artifacts();
+    // weights first: model.json is what a reader opens, and its checksum catches a weights.bin
+    // from another save if a crash falls between the two renames
+    writeFilesAtomic(dir, [
+      [WEIGHTS_BIN, a[WEIGHTS_BIN]],
+      [MODEL_JSON, a[MODEL_JSON]],
+    ]);
   }
 
   /** Reads a policy written by saveModel: same spec, weights and normalisation. */
