@@ -34,6 +34,7 @@ const SUITES: Suite[] = [
   { name: "engine", load: async () => (await import("./engine.bench.js")).benchEngine },
   { name: "replay", load: async () => (await import("./replay.bench.js")).benchReplay },
   { name: "learner", load: async () => (await import("./learner.bench.js")).benchLearner },
+  { name: "run_folder", load: async () => (await import("./run_folder.bench.js")).benchRunFolder },
 ];
 
 /** Project root whether running from sources (bench/run.ts) or compiled (dist/bench/run.js). */

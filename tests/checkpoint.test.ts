@@ -1,12 +1,11 @@
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import fc from "fast-check";
 import seedrandom from "seedrandom";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import {
   CHECKPOINT_FORMAT,
   CheckpointError,
@@ -18,17 +17,12 @@ import {
   writeCheckpoint,
 } from "../trainer/checkpoint.js";
 import { checkpointContent } from "./fixtures/checkpoint_content.js";
+import { scratchDir } from "./helpers/scratch.js";
 import { transpileTo } from "./helpers/transpile.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-let tmp: string;
-beforeAll(() => {
-  tmp = mkdtempSync(join(tmpdir(), "gaelp-ckpt-"));
-});
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-
-let n = 0;
-const freshRoot = (): string => join(tmp, `run${n++}`, "checkpoints");
+const scratch = scratchDir("ckpt");
+const freshRoot = (): string => join(scratch.next("run"), "checkpoints");
 const SMALL = 4096;
 const small = (step: number) => checkpointContent(step, SMALL);
 
@@ -210,8 +204,9 @@ describe("retention and cleanup", () => {
     writeCheckpoint(root, 1, small(1));
     // a complete checkpoint copied under a temp name with a higher step, as if the rename never happened
     const fake = join(root, ".tmp-ckpt-000000005-999-abcd");
-    writeCheckpoint(join(tmp, "elsewhere"), 5, small(5));
-    renameSync(join(tmp, "elsewhere", checkpointDirName(5)), fake);
+    const elsewhere = scratch.next("elsewhere");
+    writeCheckpoint(elsewhere, 5, small(5));
+    renameSync(join(elsewhere, checkpointDirName(5)), fake);
     writeFileSync(join(root, ".tmp-ckpt-000000004-1-0000"), "half");
     expect(steps(root)).toEqual([1]);
     expect(loadLatestCheckpoint(root)!.info.step).toBe(1);
@@ -275,7 +270,7 @@ describe("crash safety", () => {
     const js = transpileTo(
       ROOT,
       ["trainer/fsutil.ts", "trainer/json_value.ts", "trainer/checkpoint.ts", "tests/fixtures/checkpoint_content.ts", "tests/fixtures/checkpoint_writer.ts"],
-      join(tmp, "js"),
+      join(scratch.root(), "js"),
     );
     writer = join(js, "tests/fixtures/checkpoint_writer.js");
   });

@@ -1,21 +1,16 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { assertPlainFileName, fsyncDir, writeDirAtomic, writeFileAtomic, writeFilesAtomic } from "../trainer/fsutil.js";
 import { assertJsonValue } from "../trainer/json_value.js";
 import { tableFromIPC } from "apache-arrow";
 import { LATE_SCHEMA } from "../engine/experience.js";
 import { writeArrowFile } from "../trainer/rollout.js";
+import { scratchDir } from "./helpers/scratch.js";
 
-let tmp: string;
-beforeAll(() => {
-  tmp = mkdtempSync(join(tmpdir(), "gaelp-fsutil-"));
-});
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-let n = 0;
-const fresh = (): string => join(tmp, `d${n++}`);
+const scratch = scratchDir("fsutil");
+const fresh = (): string => scratch.next();
 
 describe("writeFileAtomic", () => {
   it("writes strings and bytes, replaces the old contents and leaves no temporary file", () => {
@@ -69,7 +64,7 @@ describe("writeDirAtomic / writeFilesAtomic", () => {
         for (const [k, v] of Object.entries(files)) {
           expect(readFileSync(join(dir, k)).equals(typeof v === "string" ? Buffer.from(v) : Buffer.from(v))).toBe(true);
         }
-        expect(readdirSync(tmp).some((d) => d.startsWith(".tmp-"))).toBe(false);
+        expect(readdirSync(scratch.root()).some((d) => d.startsWith(".tmp-"))).toBe(false);
       }),
       { numRuns: 40 },
     );
@@ -96,8 +91,8 @@ describe("writeDirAtomic / writeFilesAtomic", () => {
   });
 
   it("fsyncDir accepts an existing directory and names a missing one", () => {
-    fsyncDir(tmp);
-    expect(() => fsyncDir(join(tmp, "nope"))).toThrow(/ENOENT/);
+    fsyncDir(scratch.root());
+    expect(() => fsyncDir(fresh())).toThrow(/ENOENT/);
   });
 });
 
