@@ -33,6 +33,7 @@ const SUITES: Suite[] = [
   { name: "policy", load: async () => (await import("./engine.bench.js")).benchPolicy },
   { name: "engine", load: async () => (await import("./engine.bench.js")).benchEngine },
   { name: "replay", load: async () => (await import("./replay.bench.js")).benchReplay },
+  { name: "rivals", load: async () => (await import("./rivals.bench.js")).benchRivals },
   { name: "learner", load: async () => (await import("./learner.bench.js")).benchLearner },
   { name: "run_folder", load: async () => (await import("./run_folder.bench.js")).benchRunFolder },
 ];

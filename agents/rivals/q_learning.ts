@@ -40,7 +40,7 @@ export class QLearner implements RivalLearner {
   updates = 0;
   private replay: PrioritizedReplay;
   private readonly nA: number;
-  private readonly buf: { s: Uint8Array; a: Uint8Array; r: Float64Array; s2: Uint8Array; td: Float64Array };
+  private readonly buf: { s: Uint8Array; a: Uint8Array; r: Float64Array; s2: Uint8Array; td: Float64Array; idx: Int32Array; weights: Float32Array };
 
   constructor(private readonly cfg: QConfig, readonly defenseGain: number, replaySeed: number) {
     this.nA = cfg.actions.length;
@@ -54,7 +54,10 @@ export class QLearner implements RivalLearner {
       betaSteps: cfg.betaSteps, seed: replaySeed,
     });
     const n = cfg.batchSize;
-    this.buf = { s: new Uint8Array(n), a: new Uint8Array(n), r: new Float64Array(n), s2: new Uint8Array(n), td: new Float64Array(n) };
+    this.buf = {
+      s: new Uint8Array(n), a: new Uint8Array(n), r: new Float64Array(n), s2: new Uint8Array(n), td: new Float64Array(n),
+      idx: new Int32Array(n), weights: new Float32Array(n),
+    };
   }
 
   get aggression(): number {
@@ -78,7 +81,7 @@ export class QLearner implements RivalLearner {
     this.replay.add(1, { s: [this.s], a: [this.a], r: [f.reward], s2: [s2] });
     const b = this.buf;
     for (let k = 0; k < c.updatesPerIteration; k++) {
-      const { idx, weights } = this.replay.sample(c.batchSize);
+      const { idx, weights } = this.replay.sample(c.batchSize, b);
       this.replay.gather("s", idx, b.s);
       this.replay.gather("a", idx, b.a);
       this.replay.gather("r", idx, b.r);
