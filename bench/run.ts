@@ -34,6 +34,7 @@ const SUITES: Suite[] = [
   { name: "engine", load: async () => (await import("./engine.bench.js")).benchEngine },
   { name: "eval", load: async () => (await import("./eval.bench.js")).benchEval },
   { name: "replay", load: async () => (await import("./replay.bench.js")).benchReplay },
+  { name: "rivals", load: async () => (await import("./rivals.bench.js")).benchRivals },
   { name: "learner", load: async () => (await import("./learner.bench.js")).benchLearner },
   { name: "run_folder", load: async () => (await import("./run_folder.bench.js")).benchRunFolder },
 ];

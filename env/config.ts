@@ -17,6 +17,7 @@ export const STAGE_NAMES = ["unaware", "aware", "considering", "intent", "conver
 export const MECHANISMS = ["first_price", "second_price", "gsp"] as const;
 export const ATTRIBUTION_MODELS = ["last_click", "linear", "time_decay", "position", "data_driven"] as const;
 export const RIVAL_STRATEGIES = ["defensive", "aggressive", "shading", "random"] as const;
+export const RIVAL_LEARNERS = ["q_learning", "policy_gradient", "defensive", "random", "fixed"] as const;
 
 const Segment = Strict({
   share: Num(0, 1, "share of the population drawn into this segment"),
@@ -64,6 +65,68 @@ const Creative = Strict({
   ctrMult: Num(0.01, 10, "CTR multiplier of this creative (also its ad quality)"),
   affinity: Vec(6, 0, 10, "CTR multiplier by segment"),
 }, "one of our creatives");
+
+const Learner = (description: string) => Type.Union(RIVAL_LEARNERS.map((l) => Type.Literal(l)), { description });
+const Ascending = (min: number, max: number, description: string) =>
+  Type.Array(Type.Number({ minimum: min, maximum: max }), { minItems: 1, maxItems: 8, description });
+
+// How rivals adapt between training iterations (agents/rivals, docs/rivals.md). A learner sets a
+// rival's aggression (a multiplier on its configured valueMult) and, the defensive rule, its
+// defense gain, from the rival's own outcomes in the iteration.
+const RivalLearning = Strict({
+  enabled: Type.Boolean({ description: "rivals adapt between training iterations from their own outcomes (off: they keep the config's values, curriculum levels still apply)" }),
+  learners: Strict({
+    defensive: Learner("learner of rivals whose strategy is defensive"),
+    aggressive: Learner("learner of rivals whose strategy is aggressive"),
+    shading: Learner("learner of rivals whose strategy is shading"),
+    random: Learner("learner of rivals whose strategy is random"),
+  }, "which learner adapts the rivals of each strategy (q_learning, policy_gradient, defensive, random, fixed = never changes)"),
+  aggressionMin: Num(0.01, 100, "lower bound of a learned aggression multiplier (x the rival's valueMult)"),
+  aggressionMax: Num(0.01, 100, "upper bound of a learned aggression multiplier"),
+  qLearning: Strict({
+    actions: Type.Array(Type.Number({ minimum: 0.01, maximum: 100 }), { minItems: 2, maxItems: 32, description: "the discrete actions: aggression multipliers, ascending, within [aggressionMin, aggressionMax]" }),
+    epsilon0: Num(0, 1, "exploration rate of the first update"),
+    epsilonDecay: Num(0, 1, "epsilon x this after every update (exponential decay)"),
+    epsilonMin: Num(0, 1, "floor of epsilon"),
+    alpha: Num(0, 1, "Q update step size"),
+    gamma: Num(0, 0.999, "discount from one iteration to the next"),
+    winRateBands: Ascending(0, 1, "win-rate thresholds (impressions / auctions entered) cutting the state's win-rate bands, ascending"),
+    utilisationBands: Ascending(0, 100, "budget-utilisation thresholds (spend / budget made available) cutting the state's utilisation bands, ascending"),
+    replayRows: Int(1, 1_000_000, "transitions kept per learner in its prioritized replay"),
+    batchSize: Int(1, 4096, "transitions sampled per Q update"),
+    updatesPerIteration: Int(1, 1000, "Q updates (minibatches) per iteration"),
+    priorityAlpha: Num(0, 1, "replay priority exponent (0: uniform)"),
+    priorityEps: Num(1e-9, 10, "added to |TD error| in a priority: bounds how rarely a settled transition is replayed and how small the others' importance weights get"),
+    priorityBeta0: Num(0, 1, "replay importance-sampling exponent at the first sample"),
+    betaSteps: Int(1, 10_000_000, "minibatches over which the importance-sampling exponent rises to 1"),
+  }, "tabular Q-learning: state = win-rate band x utilisation band, epsilon-greedy over the actions, reward = (value won - spend) / budget made available"),
+  policyGradient: Strict({
+    lr: Num(0, 10, "REINFORCE step size on the mean and log-sd of log-aggression"),
+    sigma0: Num(0.001, 2, "initial sd of log-aggression"),
+    sigmaMin: Num(0.001, 2, "lower bound of the sd"),
+    sigmaMax: Num(0.001, 2, "upper bound of the sd"),
+    baselineDecay: Num(0, 0.9999, "running reward baseline: b = decay x b + (1 - decay) x reward"),
+    maxStep: Num(0, 10, "largest change of the mean or log-sd in one update"),
+  }, "REINFORCE with a running baseline: log-aggression ~ N(mean, sd), one sample per iteration"),
+  defensive: Strict({
+    lossRate: Num(0, 1, "high-value loss rate (losses / high-value auctions entered) above which the rival escalates"),
+    minAuctions: Int(0, 1_000_000_000, "high-value auctions it must have entered in the iteration to react"),
+    raise: Num(0, 10, "on escalation, defense gain and aggression x (1 + raise)"),
+    relax: Num(0, 1, "otherwise both move this fraction of the way back to the configured values"),
+    maxDefenseGain: Num(0, 10, "upper bound of the defense gain (never below the configured gain)"),
+  }, "rule-based defensive learner: escalates after losing high-value users, relaxes slowly otherwise"),
+  random: Strict({
+    min: Num(0.01, 100, "smallest aggression drawn"),
+    max: Num(0.01, 100, "largest aggression drawn"),
+  }, "random learner: aggression redrawn uniformly every iteration"),
+  curriculum: Strict({
+    aggressionPerLevel: Num(1, 10, "every rival's aggression x this per curriculum level"),
+    startRivals: Int(0, 15, "rivals active at level 0, in config order (0: all); inactive rivals never bid"),
+    rivalsPerLevel: Int(0, 15, "rivals activated per level, up to all configured rivals"),
+    budgetPerLevel: Num(0.01, 1, "our budgets x this per level (curriculumBudgetScale)"),
+    minBudgetScale: Num(0.001, 1, "floor of our budget scale"),
+  }, "what each curriculum level changes (level 0 = the config); the trainer decides when to advance"),
+}, "rival learners");
 
 export const ConfigSchema = Strict({
   population: Strict({
@@ -148,6 +211,7 @@ export const ConfigSchema = Strict({
     histFromDay: Num(0, 1e5, "delay histograms count journeys whose first touch is on or after this world day"),
     histToDay: Num(0, 1e5, "... and before this world day"),
   }, "statistics windows"),
+  rivalLearning: RivalLearning,
 }, "gaelp world and campaign configuration");
 
 export type GaelpConfig = Static<typeof ConfigSchema>;
@@ -261,6 +325,33 @@ export const DEFAULT_CONFIG: GaelpConfig = {
   fatigue: { creativePerExposure: 0.15, userPerAd: 0.05, recoveryHours: 72 },
   pacing: { band: 0.1 },
   calibration: { histFromDay: 0, histToDay: 1e5 },
+  rivalLearning: {
+    enabled: true,
+    learners: { defensive: "defensive", aggressive: "q_learning", shading: "policy_gradient", random: "random" },
+    aggressionMin: 0.3,
+    aggressionMax: 3,
+    qLearning: {
+      actions: [0.7, 0.85, 1, 1.15, 1.3, 1.5],
+      epsilon0: 0.3,
+      epsilonDecay: 0.95,
+      epsilonMin: 0.02,
+      alpha: 0.3,
+      gamma: 0.5,
+      winRateBands: [0.15, 0.4],
+      utilisationBands: [0.5, 0.9],
+      replayRows: 256,
+      batchSize: 16,
+      updatesPerIteration: 4,
+      priorityAlpha: 0.6,
+      priorityEps: 0.01,
+      priorityBeta0: 0.4,
+      betaSteps: 2000,
+    },
+    policyGradient: { lr: 0.05, sigma0: 0.15, sigmaMin: 0.02, sigmaMax: 0.5, baselineDecay: 0.8, maxStep: 0.2 },
+    defensive: { lossRate: 0.5, minAuctions: 20, raise: 0.1, relax: 0.05, maxDefenseGain: 3 },
+    random: { min: 0.7, max: 1.5 },
+    curriculum: { aggressionPerLevel: 1.1, startRivals: 0, rivalsPerLevel: 1, budgetPerLevel: 0.9, minBudgetScale: 0.25 },
+  },
 };
 
 export class ConfigError extends Error {
@@ -335,7 +426,37 @@ export function validateConfig(value: unknown): GaelpConfig {
   if (c.calibration.histToDay <= c.calibration.histFromDay) {
     throw new ConfigError("calibration.histToDay", "must be greater than histFromDay");
   }
+  validateRivalLearning(c);
   return c;
+}
+
+function validateRivalLearning(c: GaelpConfig): void {
+  const rl = c.rivalLearning;
+  const at = (k: string) => `rivalLearning.${k}`;
+  if (rl.aggressionMin > rl.aggressionMax) throw new ConfigError(at("aggressionMin"), `must be ≤ aggressionMax (${rl.aggressionMax})`);
+  const within = (v: number) => v >= rl.aggressionMin && v <= rl.aggressionMax;
+  const ascending = (xs: number[], path: string) => {
+    for (let i = 1; i < xs.length; i++) if (!(xs[i] > xs[i - 1])) throw new ConfigError(at(path), `must be strictly ascending (index ${i})`);
+  };
+  const q = rl.qLearning;
+  ascending(q.actions, "qLearning.actions");
+  q.actions.forEach((a, i) => {
+    if (!within(a)) throw new ConfigError(at(`qLearning.actions.${i}`), `${a} is outside [aggressionMin, aggressionMax] = [${rl.aggressionMin}, ${rl.aggressionMax}]`);
+  });
+  ascending(q.winRateBands, "qLearning.winRateBands");
+  ascending(q.utilisationBands, "qLearning.utilisationBands");
+  if (q.epsilonMin > q.epsilon0) throw new ConfigError(at("qLearning.epsilonMin"), `must be ≤ epsilon0 (${q.epsilon0})`);
+  const pg = rl.policyGradient;
+  if (!(pg.sigmaMin <= pg.sigma0 && pg.sigma0 <= pg.sigmaMax)) {
+    throw new ConfigError(at("policyGradient.sigma0"), `must lie in [sigmaMin, sigmaMax] = [${pg.sigmaMin}, ${pg.sigmaMax}]`);
+  }
+  if (rl.random.min > rl.random.max) throw new ConfigError(at("random.min"), `must be ≤ random.max (${rl.random.max})`);
+  if (!within(rl.random.min) || !within(rl.random.max)) {
+    throw new ConfigError(at("random"), `[${rl.random.min}, ${rl.random.max}] must lie within [aggressionMin, aggressionMax] = [${rl.aggressionMin}, ${rl.aggressionMax}]`);
+  }
+  if (rl.curriculum.startRivals > c.rivals.length) {
+    throw new ConfigError(at("curriculum.startRivals"), `${rl.curriculum.startRivals} is more than the ${c.rivals.length} configured rivals`);
+  }
 }
 
 export interface ResolveOptions {
