@@ -17,8 +17,12 @@ import { type CalibrationReport, runCalibration } from "./calibrate.js";
 import { readWeightsFile, runRollout } from "./rollout.js";
 import { defaultPolicySpec } from "../agents/policy/spec.js";
 import { fmt } from "./format.js";
-import { type CheckpointPolicy, evalCsv, evalSummary, evaluateRun, formatEvalTable, loadCheckpointPolicy } from "./evaluate.js";
-import { DEFAULT_RUNS_ROOT, type RunConfig, readRunConfig, resolveRunDir } from "./run_dir.js";
+import { type CheckpointPolicy, evalSummary, evaluateRun, formatEvalTable, loadCheckpointPolicy, writeEvalFiles } from "./evaluate.js";
+import { DEFAULT_RUNS_ROOT, type RunConfig, RunDirError, readRunConfig, resolveRunDir } from "./run_dir.js";
+import type { TObject } from "@sinclair/typebox";
+import { DEFAULT_TRAIN, TRAIN_PRESETS, TrainSchema, resolveTrain, type TrainOptions } from "./train_config.js";
+import { runTraining } from "./train_run.js";
+import { CheckpointError } from "./checkpoint.js";
 
 export interface CliIo {
   out(text: string): void;
@@ -56,27 +60,30 @@ interface ConfigFlags {
   set: string[];
 }
 
-function loadConfig(flags: ConfigFlags): GaelpConfig {
-  const parts: Record<string, unknown>[] = [];
-  if (flags.config !== undefined) {
-    let text: string;
-    try {
-      text = readFileSync(flags.config, "utf8");
-    } catch (e) {
-      throw new UsageError(`--config ${flags.config}: cannot read the file (${(e as Error).message})`);
-    }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch (e) {
-      throw new UsageError(`--config ${flags.config}: not valid JSON (${(e as Error).message})`);
-    }
-    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-      throw new UsageError(`--config ${flags.config}: must hold a JSON object of config overrides`);
-    }
-    parts.push(parsed as Record<string, unknown>);
+/** A JSON object from a file named by `flag`, or a UsageError saying what is wrong with it. */
+function readJsonObject(flag: string, file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    throw new UsageError(`${flag} ${file}: cannot read the file (${(e as Error).message})`);
   }
-  for (const expr of flags.set) {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw new UsageError(`${flag} ${file}: not valid JSON (${(e as Error).message})`);
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new UsageError(`${flag} ${file}: must hold a JSON object of config overrides`);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/** The scenario, then the file's overrides, then each --set; errors name where they came from. */
+function resolveWorld(scenario: string, fileParts: Record<string, unknown>[], sets: string[], file: string | undefined): GaelpConfig {
+  const parts = [...fileParts];
+  for (const expr of sets) {
     try {
       parts.push(parseSetOverride(expr));
     } catch (e) {
@@ -84,14 +91,19 @@ function loadConfig(flags: ConfigFlags): GaelpConfig {
     }
   }
   try {
-    return resolveConfig({ scenario: flags.scenario, overrides: mergeOverrides(...parts) });
+    return resolveConfig({ scenario, overrides: mergeOverrides(...parts) });
   } catch (e) {
     if (e instanceof ConfigError) {
-      const from = [flags.config !== undefined ? "--config" : "", flags.set.length ? "--set" : ""].filter(Boolean).join("/");
+      const from = [file !== undefined ? "--config" : "", sets.length ? "--set" : ""].filter(Boolean).join("/");
       throw new UsageError(`invalid configuration${from ? ` (from ${from})` : ""}: ${e.message}`);
     }
     throw e;
   }
+}
+
+function loadConfig(flags: ConfigFlags): GaelpConfig {
+  const parts = flags.config !== undefined ? [readJsonObject("--config", flags.config)] : [];
+  return resolveWorld(flags.scenario, parts, flags.set, flags.config);
 }
 
 // ---- printing --------------------------------------------------------------------------------------
@@ -165,6 +177,20 @@ function bidderHelp(): string {
       lines.push(`    ${k}=${spec.default}  ${spec.description} (${describeRange(spec)})`);
     }
   }
+  return lines.join("\n");
+}
+
+function trainHelp(): string {
+  const lines = ["", "Training options (set with --set train.<key>=<value> or a \"train\" object in --config; defaults shown):"];
+  const describe = (schema: TObject, prefix: string, values: Record<string, unknown>) => {
+    for (const [k, sub] of Object.entries(schema.properties)) {
+      const v = values[k];
+      if ((sub as TObject).type === "object" && (sub as TObject).properties) describe(sub as TObject, `${prefix}${k}.`, v as Record<string, unknown>);
+      else lines.push(`  ${prefix}${k}=${JSON.stringify(v)}  ${(sub as { description?: string }).description ?? ""}`);
+    }
+  };
+  describe(TrainSchema, "train.", DEFAULT_TRAIN as unknown as Record<string, unknown>);
+  lines.push("", `Presets (--preset): ${Object.entries(TRAIN_PRESETS).map(([k, v]) => `${k}${Object.keys(v).length ? ` (${Object.entries(v).map(([a, b]) => `${a}=${JSON.stringify(b)}`).join(", ")})` : ""}`).join("; ")}`);
   return lines.join("\n");
 }
 
@@ -333,21 +359,91 @@ export function buildProgram(io: CliIo, setCode: (code: number) => void): Comman
         config, spec: policy.spec, weights: policy.weights, scenario, worlds: o.worlds, days, seed, tuneWorlds: o.tuneWorlds, threads: o.threads,
         onProgress: (line) => io.err(`gaelp eval: ${line}\n`),
       });
-      const stamp = Math.floor(Date.now() / 1000);
-      const outDir = join(run, "eval");
-      const stem = `eval__${scenario}__${stamp}`;
       const checkpoint = { dir: policy.checkpoint.dir, step: policy.checkpoint.step, skipped: policy.skipped };
-      const files = { json: join(outDir, `${stem}.json`), csv: join(outDir, `${stem}.csv`) };
-      writeFilesAtomic(outDir, [
-        [`${stem}.csv`, evalCsv(report)],
-        [`${stem}.json`, JSON.stringify({ command: "eval", run, checkpoint, ...report, config: { ...config, campaign: { ...config.campaign, flightDays: days } } }, null, 2) + "\n"],
-      ]);
+      const { files, stem } = writeEvalFiles(run, report, { command: "eval", run, checkpoint, config: { ...config, campaign: { ...config.campaign, flightDays: days } } });
       if (o.json) io.out(JSON.stringify({ ...evalSummary(report), run, checkpoint, files }) + "\n");
       else {
         io.out(`run ${run}, checkpoint step ${policy.checkpoint.step}\n`);
         io.out(formatEvalTable(report));
         io.out(`wrote ${files.json} and ${stem}.csv\n`);
       }
+      setCode(0);
+    });
+
+  program
+    .command("train")
+    .description(
+      "Train a PPO bidding policy: worlds roll out in the engine's pool, journeys with delayed credit feed GAE and PPO with " +
+        "prioritized replay, rivals adapt, a curriculum raises competition; checkpoints and metrics go to a run folder, and the " +
+        "final policy is evaluated against tuned baselines on held-out worlds",
+    )
+    .addOption(new Option("--scenario <name>", "scenario preset").choices(SCENARIO_NAMES).default("default"))
+    .addOption(new Option("--preset <name>", "training option preset").choices(Object.keys(TRAIN_PRESETS)).default("default"))
+    .addOption(new Option("--seed <n>", "root seed (a non-negative integer)").argParser(intIn(0, Number.MAX_SAFE_INTEGER)).default(1))
+    .option("--exp <name>", "experiment name (part of the run folder name)", "ppo")
+    .addOption(new Option("--iterations <n>", "iterations (overrides train.iterations; with --resume: the new total)").argParser(intIn(1, 1_000_000)))
+    .addOption(new Option("--worlds <n>", "training worlds (overrides train.worlds)").argParser(intIn(1, 4096)))
+    .addOption(new Option("--threads <n>", "engine worker threads (overrides train.threads)").argParser(intIn(0, 256)))
+    .option("--config <file>", 'JSON file of world config overrides; a top-level "train" object holds training options')
+    .addOption(
+      new Option("--set <key.path=value>", "override one field: world config (campaign.dailyBudget=80) or training option (train.learningRate=1e-3); repeatable")
+        .argParser(collect).default([], "none"),
+    )
+    .option("--resume <run>", "continue a run (folder name under --runs, or a path) from its newest valid checkpoint")
+    .option("--runs <dir>", "runs folder", "runs")
+    .option("--no-eval", "skip the final evaluation")
+    .option("--json", "print one JSON object (run folder, evaluation) instead of tables", false)
+    .addHelpText("after", trainHelp())
+    .action(async (o: { scenario: string; preset: string; seed: number; exp: string; iterations?: number; worlds?: number; threads?: number; config?: string; set: string[]; resume?: string; runs: string; eval: boolean; json: boolean }, cmd: Command) => {
+      const flagsGiven = (names: string[]) => names.filter((n) => cmd.getOptionValueSource(n) === "cli");
+      if (o.resume !== undefined) {
+        const clash = flagsGiven(["scenario", "preset", "seed", "exp", "worlds", "threads", "config", "set"]);
+        if (clash.length) throw new UsageError(`--resume continues a run with its own configuration; drop ${clash.map((c) => `--${c}`).join(", ")} (only --iterations may extend it)`);
+      }
+      const worldSets = o.set.filter((e) => !e.startsWith("train."));
+      const trainSets = o.set.filter((e) => e.startsWith("train."));
+      const worldParts: Record<string, unknown>[] = [];
+      const trainParts: Record<string, unknown>[] = [];
+      if (o.config !== undefined) {
+        const { train, ...world } = readJsonObject("--config", o.config);
+        if (train !== undefined) {
+          if (typeof train !== "object" || train === null || Array.isArray(train)) throw new UsageError(`--config ${o.config}: "train" must be an object of training options`);
+          trainParts.push(train as Record<string, unknown>);
+        }
+        worldParts.push(world);
+      }
+      for (const expr of trainSets) {
+        try {
+          trainParts.push(parseSetOverride(expr.slice("train.".length)));
+        } catch (e) {
+          throw new UsageError(`--set ${JSON.stringify(expr)}: ${(e as Error).message}`);
+        }
+      }
+      const flagTrain: Record<string, unknown> = {};
+      if (o.iterations !== undefined) flagTrain.iterations = o.iterations;
+      if (o.worlds !== undefined) flagTrain.worlds = o.worlds;
+      if (o.threads !== undefined) flagTrain.threads = o.threads;
+      trainParts.push(flagTrain);
+      const config = resolveWorld(o.scenario, worldParts, worldSets, o.config);
+      let train: TrainOptions;
+      try {
+        train = resolveTrain(o.preset, mergeOverrides(...trainParts));
+      } catch (e) {
+        if (e instanceof ConfigError) throw new UsageError(`invalid training options: ${e.message}`);
+        throw e;
+      }
+      if (!/^[A-Za-z0-9][A-Za-z0-9.-]*$/.test(o.exp) || o.exp.length > 64) throw new UsageError(`--exp ${JSON.stringify(o.exp)}: Allowed: 1-64 letters, digits, '.' or '-'.`);
+      let result;
+      try {
+        result = await runTraining(
+          { scenario: o.scenario, exp: o.exp, seed: o.seed, config, train, runsRoot: o.runs, resume: o.resume, extendIterations: o.resume !== undefined ? o.iterations : undefined, noEval: !o.eval, json: o.json },
+          { out: io.out, err: io.err },
+        );
+      } catch (e) {
+        if (e instanceof RunDirError || e instanceof CheckpointError) throw new UsageError(e.message);
+        throw e;
+      }
+      if (o.json && !result.eval) io.out(JSON.stringify({ run: result.run, iterations: result.iterations, checkpoint: result.checkpoint, seconds: result.seconds }) + "\n");
       setCode(0);
     });
 

@@ -29,6 +29,7 @@ import runJob, { type JobBidder, type JobResult, type SimJob } from "./eval_work
 import { type CheckpointInfo, loadLatestCheckpoint } from "./checkpoint.js";
 import { type Interval, tInterval } from "./stats.js";
 import { fmt } from "./format.js";
+import { writeFilesAtomic } from "./fsutil.js";
 
 /** The name the trained policy goes by in reports. */
 export const POLICY_NAME = "ppo";
@@ -439,6 +440,18 @@ const ci = (r: Pick<Interval, "lo" | "hi">): [number, number] => [r.lo, r.hi];
 
 /** The compact form `gaelp eval --json` prints: per bidder its parameters, every KPI as `key` (mean)
  *  and `keyCi` ([lo, hi] 95%), and for baselines `ppoAdvantage` (PPO profit minus theirs, paired). */
+/** Writes <run>/eval/eval__<scenario>__<unix>.json (the whole report plus `extra`) and .csv atomically. */
+export function writeEvalFiles(run: string, report: EvalReport, extra: Record<string, unknown>): { files: { json: string; csv: string }; stem: string } {
+  const stem = `eval__${report.scenario}__${Math.floor(Date.now() / 1000)}`;
+  const outDir = join(run, "eval");
+  const files = { json: join(outDir, `${stem}.json`), csv: join(outDir, `${stem}.csv`) };
+  writeFilesAtomic(outDir, [
+    [`${stem}.csv`, evalCsv(report)],
+    [`${stem}.json`, JSON.stringify({ ...extra, ...report }, null, 2) + "\n"],
+  ]);
+  return { files, stem };
+}
+
 export function evalSummary(report: EvalReport): Record<string, unknown> {
   const bidders: Record<string, Record<string, unknown>> = {};
   for (const [name, b] of Object.entries(report.bidders)) {
