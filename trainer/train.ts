@@ -72,8 +72,8 @@ interface TrainerState {
 const float32Bytes = (a: Float32Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength).slice();
 const bytesFloat32 = (b: Uint8Array, what: string): Float32Array => {
   if (b.byteLength % 4 !== 0) throw new Error(`${what}: ${b.byteLength} bytes is not a whole number of f32 values`);
-  const copy = b.slice();
-  return new Float32Array(copy.buffer, copy.byteOffset, copy.byteLength / 4);
+  const copy = new Uint8Array(b); // a copy: msgpack hands out Buffers that are unaligned views
+  return new Float32Array(copy.buffer, 0, copy.byteLength / 4);
 };
 
 const REPLAY_COLUMNS = [

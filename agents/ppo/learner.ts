@@ -64,6 +64,9 @@ export class NonFiniteError extends Error {
   }
 }
 
+const ACC_PREFIX = "gaelp/adam/";
+const ACC_BETAS = ["accBeta1", "accBeta2"] as const;
+
 export class PpoLearner {
   readonly policy: PolicyModel;
   readonly optimizer: tf.AdamOptimizer;
@@ -190,13 +193,28 @@ export class PpoLearner {
     return out;
   }
 
-  /** Adam's state (moments and step counter) as plain arrays, in a stable order. */
+  /** Adam's state (moments, step counter and the running bias-correction products) as plain
+   *  arrays, in a stable order. tfjs's setWeights recomputes the products as beta^(t+1), which
+   *  differs in the last bits from the product it accumulated; they are saved and put back as
+   *  they were so a resumed run continues bit-identically. */
   async optimizerState(): Promise<{ name: string; shape: number[]; data: Float32Array }[]> {
     const ws = await this.optimizer.getWeights();
-    return ws.map((w) => ({ name: w.name, shape: w.tensor.shape.slice(), data: Float32Array.from(w.tensor.dataSync() as Float32Array) }));
+    const out = ws.map((w) => ({ name: w.name, shape: w.tensor.shape.slice(), data: Float32Array.from(w.tensor.dataSync() as Float32Array) }));
+    for (const key of ACC_BETAS) {
+      const v = (this.optimizer as unknown as Record<string, tf.Variable | undefined>)[key];
+      if (v) out.push({ name: `${ACC_PREFIX}${key}`, shape: [], data: Float32Array.from(v.dataSync() as Float32Array) });
+    }
+    return out;
   }
 
   async setOptimizerState(state: { name: string; shape: number[]; data: Float32Array }[]): Promise<void> {
-    await this.optimizer.setWeights(state.map((s) => ({ name: s.name, tensor: tf.tensor(s.data, s.shape) })));
+    const acc = state.filter((s) => s.name.startsWith(ACC_PREFIX));
+    await this.optimizer.setWeights(state.filter((s) => !s.name.startsWith(ACC_PREFIX)).map((s) => ({ name: s.name, tensor: tf.tensor(s.data, s.shape) })));
+    for (const s of acc) {
+      const key = s.name.slice(ACC_PREFIX.length);
+      const v = (this.optimizer as unknown as Record<string, tf.Variable | undefined>)[key];
+      if (!ACC_BETAS.includes(key as (typeof ACC_BETAS)[number]) || !v || s.data.length !== 1) throw new Error(`optimizer state: unexpected entry ${s.name}`);
+      v.assign(tf.scalar(s.data[0]));
+    }
   }
 }
