@@ -51,3 +51,43 @@ export async function benchLearner(opts: SuiteOptions): Promise<Record<string, n
   console.log(`  learner: backend ${backend}, ${steps} steps of ${n} in ${seconds.toFixed(2)} s`);
   return { "learner.samples_per_s": (steps * n) / seconds, "learner.backend_wasm": backend === "wasm" ? 1 : 0 };
 }
+
+export async function benchTrain(opts: SuiteOptions): Promise<Record<string, number>> {
+  const { Trainer } = await import("../trainer/train.js");
+  const { resolveTrain } = await import("../trainer/train_config.js");
+  // the default training options (npm start's), fewer iterations; the first iterations are warm-up
+  // (journeys only start completing after a few simulated days, so the learner's share grows)
+  const warm = opts.quick ? 2 : 6;
+  const measured = opts.quick ? 3 : 12;
+  const train = resolveTrain("default", { iterations: warm + measured, ...(opts.quick ? { worlds: 8 } : {}) });
+  const trainer = new Trainer({ config: resolveConfig(), train, seed: 3 });
+  await trainer.start();
+  let d0 = 0;
+  let decisions = 0;
+  let t0 = 0;
+  let learnS = 0;
+  let rolloutS = 0;
+  try {
+    await trainer.run({
+      onIteration: (it, m) => {
+        if (it === warm - 1) {
+          t0 = performance.now();
+          d0 = m["charts/decisions"];
+        }
+        if (it >= warm) {
+          decisions = m["charts/decisions"] - d0;
+          learnS += m["time/learn_s"];
+          rolloutS += m["time/rollout_s"];
+        }
+      },
+    });
+  } finally {
+    await trainer.close();
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  return {
+    "train.decisions_per_s": decisions / seconds,
+    "train.learner_share": learnS / seconds,
+    "train.rollout_share": rolloutS / seconds,
+  };
+}

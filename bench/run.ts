@@ -36,6 +36,7 @@ const SUITES: Suite[] = [
   { name: "replay", load: async () => (await import("./replay.bench.js")).benchReplay },
   { name: "rivals", load: async () => (await import("./rivals.bench.js")).benchRivals },
   { name: "learner", load: async () => (await import("./learner.bench.js")).benchLearner },
+  { name: "train", load: async () => (await import("./learner.bench.js")).benchTrain },
   { name: "run_folder", load: async () => (await import("./run_folder.bench.js")).benchRunFolder },
 ];
 

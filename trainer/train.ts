@@ -114,7 +114,9 @@ export class Trainer {
     this.config = init.config;
     this.opts = init.train;
     this.seed = init.seed;
-    this.spec = validatePolicySpec(init.policy ?? { ...defaultPolicySpec(init.config.campaign.creatives.length), hidden: init.train.hidden.slice(), activation: init.train.activation });
+    this.spec = validatePolicySpec(
+      init.policy ?? { ...defaultPolicySpec(init.config.campaign.creatives.length), hidden: init.train.hidden.slice(), activation: init.train.activation, bidLevels: init.train.bidLevels.slice() },
+    );
     this.obsStats = new RunningMeanStd(this.spec.obsDim);
     this.rng = seedrandom.alea(`gaelp-train-${init.seed}`, { state: true });
     this.lambda = init.train.lagrangian.enabled ? init.train.lagrangian.init : 0;
@@ -256,9 +258,11 @@ export class Trainer {
     // observation statistics for the next rollout (from every fresh row of this iteration)
     this.obsStats.update(batch.rows.obs, batch.rows.n);
     // budget pressure -> lambda (dual ascent), auction metrics, rivals, curriculum
-    const auction = auctionMetrics(res, this.config, o.hoursPerIteration);
+    const auction = auctionMetrics(res, o.hoursPerIteration);
     if (o.lagrangian.enabled) {
-      this.lambda = Math.min(o.lagrangian.max, Math.max(0, this.lambda + o.lagrangian.lr * auction.budget_pressure));
+      // dual ascent on the constraint "the budget runs dry in at most targetDryShare of the hours"
+      const g = auction.budget_exhausted_share - o.lagrangian.targetDryShare;
+      this.lambda = Math.min(o.lagrangian.max, Math.max(0, this.lambda + o.lagrangian.lr * g));
     }
     // the rivals adapt unless the world config's rivalLearning.enabled is false
     const rivalSummary = this.rivals.update(res.rivalStats, it);
@@ -510,7 +514,7 @@ function summariseJourneys(b: TrajectoryBatch): { meanReturn: number; meanLength
 }
 
 /** Market-side metrics of an iteration from the worlds' statistics deltas. */
-export function auctionMetrics(res: IterationResult, config: GaelpConfig, hours: number): Record<string, number> & { win_rate: number; budget_pressure: number } {
+export function auctionMetrics(res: IterationResult, hours: number): Record<string, number> & { win_rate: number; budget_exhausted_share: number } {
   let decisions = 0;
   let imps = 0;
   let clicks = 0;
@@ -527,17 +531,10 @@ export function auctionMetrics(res: IterationResult, config: GaelpConfig, hours:
     conversions += s[L.S_CONVERSIONS];
     exhausted += s[L.S_BUDGET_EXHAUSTED_HOURS];
   }
-  const worlds = res.worldStats.length;
-  const worldHours = worlds * hours;
-  // Budget pressure for dual ascent: the spend rate while budget was left, over the flight's
-  // budget rate, minus 1. Positive when the policy would outspend the flight (it ran dry early),
-  // negative when it leaves budget unspent; lambda rises and falls with it.
-  const flightRate = Math.min(config.campaign.flightBudget / (config.campaign.flightDays * 24), config.campaign.dailyBudget / 24);
-  const activeHours = Math.max(1, worldHours - exhausted);
-  const pressure = spend / activeHours / flightRate - 1;
+  const worldHours = res.worldStats.length * hours;
   return {
     win_rate: decisions > 0 ? imps / decisions : 0,
-    budget_pressure: Math.max(-1, Math.min(1, pressure)),
+    budget_exhausted_share: Math.min(1, exhausted / worldHours),
     spend_per_world_day: (spend / worldHours) * 24,
     revenue_per_world_day: (revenue / worldHours) * 24,
     profit_per_world_day: ((revenue - spend) / worldHours) * 24,
@@ -545,6 +542,5 @@ export function auctionMetrics(res: IterationResult, config: GaelpConfig, hours:
     cpc: clicks > 0 ? spend / clicks : 0,
     ctr: imps > 0 ? clicks / imps : 0,
     conversions_per_world_day: (conversions / worldHours) * 24,
-    budget_exhausted_share: exhausted / worldHours,
   };
 }
