@@ -5,7 +5,6 @@
 // budget multiplier (Lagrangian) moves by dual ascent, the rivals adapt, and the curriculum may
 // raise competition. Checkpoints hold everything a resume needs, so `--resume` continues
 // bit-identically.
-import { join } from "node:path";
 import { pack, unpack } from "msgpackr";
 import seedrandom from "seedrandom";
 import type { RecordBatch } from "apache-arrow";
@@ -128,7 +127,9 @@ export class Trainer {
     const h = await initTf(o.backend);
     this.backend = h.backend;
     this.engine = new RolloutEngine({ config: this.config, policy: this.spec, worlds: o.worlds, seed: this.seed, threads: o.threads, resampleEvery: o.resampleEvery });
-    const totalSamples = o.iterations * o.epochs; // beta anneals over the run's sample() calls (approx.)
+    // beta reaches 1 after iterations x epochs x 8 sample() calls (one per minibatch): about
+    // halfway through a default run, whose iterations hold ~18 minibatches per epoch
+    const totalSamples = o.iterations * o.epochs;
     this.replay = new PrioritizedReplay({
       columns: REPLAY_COLUMNS,
       maxBytes: Math.floor(o.replay.maxMegabytes * 1024 * 1024),
