@@ -64,7 +64,7 @@ export type TrainOptions = Static<typeof TrainSchema>;
 export const DEFAULT_TRAIN: TrainOptions = {
   worlds: 32,
   hoursPerIteration: 72,
-  iterations: 100,
+  iterations: 150,
   threads: 2,
   resampleEvery: 0,
   hidden: [64, 64],
