@@ -200,6 +200,8 @@ export class PpoLearner {
   async optimizerState(): Promise<{ name: string; shape: number[]; data: Float32Array }[]> {
     const ws = await this.optimizer.getWeights();
     const out = ws.map((w) => ({ name: w.name, shape: w.tensor.shape.slice(), data: Float32Array.from(w.tensor.dataSync() as Float32Array) }));
+    // getWeights hands out the live moment variables, plus a new scalar for the step counter
+    for (const w of ws) if (w.name === "iter") w.tensor.dispose();
     for (const key of ACC_BETAS) {
       const v = (this.optimizer as unknown as Record<string, tf.Variable | undefined>)[key];
       if (v) out.push({ name: `${ACC_PREFIX}${key}`, shape: [], data: Float32Array.from(v.dataSync() as Float32Array) });
