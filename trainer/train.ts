@@ -314,6 +314,8 @@ export class Trainer {
       "time/rollout_s": (tRollout - t0) / 1000,
       "time/learn_s": (tLearn - tRollout) / 1000,
       "time/iteration_s": (t1 - t0) / 1000,
+      "sys/rss_mb": process.memoryUsage.rss() / 1e6,
+      "sys/heap_used_mb": process.memoryUsage().heapUsed / 1e6,
     });
     for (const [k, v] of Object.entries(auction)) m[`auction/${k}`] = v;
     if (rivalSummary) for (const [k, v] of Object.entries(rivalSummary)) if (typeof v === "number") m[`rivals/${k}`] = v;
