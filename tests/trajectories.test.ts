@@ -10,15 +10,9 @@ import { defaultPolicySpec } from "../agents/policy/spec.js";
 import { OBS_DIM } from "../wasm/layout.js";
 import { randomPolicy } from "./helpers/policy.js";
 import {
-  END_CONVERTED, END_LOST, END_NONE, END_TRUNCATED, RowColumns, TrajectoryStore, computeGae, type LateEvents, type TrajectoryBatch,
+  END_CONVERTED, END_LOST, END_NONE, END_TRUNCATED, RowColumns, TrajectoryStore, computeGae, lateEventsOf, type TrajectoryBatch,
 } from "../trainer/trajectories.js";
 
-function late(batches: import("apache-arrow").RecordBatch[]): LateEvents[] {
-  return batches.filter((b) => b.numRows > 0).map((b) => {
-    const c = (n: string) => b.getChild(n)!.toArray() as ArrayLike<number>;
-    return { world: c("world"), decision: c("decision"), kind: c("kind"), value: c("value"), length: b.numRows };
-  });
-}
 
 describe("TrajectoryStore over real engine iterations", () => {
   it("conserves rows and credit, matches every late event, and emits ordered journeys", async () => {
@@ -41,7 +35,7 @@ describe("TrajectoryStore over real engine iterations", () => {
           const a = b.getChild("attributed_value")!.toArray() as Float64Array;
           for (let i = 0; i < a.length; i++) creditIn += a[i];
         }
-        const ev = late(res.late);
+        const ev = lateEventsOf(res.late);
         for (const e of ev) for (let i = 0; i < e.length; i++) if (e.kind[i] === 1) creditIn += e.value[i];
         lateEvents += res.lateEvents;
         const { out, stats } = store.ingest(res.batches, ev, res.untilHour, 24 * 60);
@@ -89,12 +83,12 @@ describe("TrajectoryStore over real engine iterations", () => {
     try {
       const a = new TrajectoryStore();
       const r1 = await engine.run({ hours: 96 });
-      a.ingest(r1.batches, late(r1.late), r1.untilHour, 24 * 60);
+      a.ingest(r1.batches, lateEventsOf(r1.late), r1.untilHour, 24 * 60);
       expect(a.openRows).toBeGreaterThan(0);
       const b = TrajectoryStore.deserialize(unpack(pack(a.serialize())));
       const r2 = await engine.run({ hours: 96 });
-      const oa = a.ingest(r2.batches, late(r2.late), r2.untilHour, 24 * 60).out;
-      const ob = b.ingest(r2.batches, late(r2.late), r2.untilHour, 24 * 60).out;
+      const oa = a.ingest(r2.batches, lateEventsOf(r2.late), r2.untilHour, 24 * 60).out;
+      const ob = b.ingest(r2.batches, lateEventsOf(r2.late), r2.untilHour, 24 * 60).out;
       expect(ob.count).toBe(oa.count);
       expect(Array.from(ob.start)).toEqual(Array.from(oa.start));
       expect(Array.from(ob.kind)).toEqual(Array.from(oa.kind));

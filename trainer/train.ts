@@ -5,9 +5,8 @@
 // budget multiplier (Lagrangian) moves by dual ascent, the rivals adapt, and the curriculum may
 // raise competition. Checkpoints hold everything a resume needs, so `--resume` continues
 // bit-identically.
-import { pack, unpack } from "msgpackr";
+import { Packr, pack, unpack } from "msgpackr";
 import seedrandom from "seedrandom";
-import type { RecordBatch } from "apache-arrow";
 import type { GaelpConfig } from "../env/config.js";
 import * as L from "../wasm/layout.js";
 import { RolloutEngine, type EngineSnapshot, type IterationResult } from "../engine/rollout_engine.js";
@@ -18,7 +17,7 @@ import { PpoLearner, NonFiniteError, type Minibatch, type UpdateStats } from "..
 import { RunningMeanStd } from "../agents/ppo/running_stats.js";
 import { RivalPopulation } from "../agents/rivals/index.js";
 import { PrioritizedReplay } from "./replay.js";
-import { TrajectoryStore, computeGae, END_CONVERTED, type LateEvents, type TrajectoryBatch } from "./trajectories.js";
+import { TrajectoryStore, computeGae, lateEventsOf, END_CONVERTED, type TrajectoryBatch } from "./trajectories.js";
 import type { TrainOptions } from "./train_config.js";
 
 export const TRAINER_STATE_FORMAT = "gaelp-trainer/1";
@@ -68,12 +67,8 @@ interface TrainerState {
   curriculumLog: { iteration: number; level: number; winRate: number }[];
 }
 
-const float32Bytes = (a: Float32Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength).slice();
-const bytesFloat32 = (b: Uint8Array, what: string): Float32Array => {
-  if (b.byteLength % 4 !== 0) throw new Error(`${what}: ${b.byteLength} bytes is not a whole number of f32 values`);
-  const copy = new Uint8Array(b); // a copy: msgpack hands out Buffers that are unaligned views
-  return new Float32Array(copy.buffer, 0, copy.byteLength / 4);
-};
+// typed arrays (the optimizer's moments) round-trip only with moreTypes; plain pack mangles them
+const typedPackr = new Packr({ moreTypes: true });
 
 const REPLAY_COLUMNS = [
   { name: "obs", type: "f32" as const, width: L.OBS_DIM },
@@ -153,8 +148,11 @@ export class Trainer {
     if (JSON.stringify(spec) !== JSON.stringify(this.spec)) throw new Error(`checkpoint policy spec ${JSON.stringify(spec)} differs from the run's ${JSON.stringify(this.spec)}`);
     this.model = PolicyModel.fromCanonical(this.spec, canonicalFromBytes(need(CKPT.weights), this.spec, CKPT.weights));
     this.learner = new PpoLearner(this.model, o.learningRate, this.hyper());
-    const opt = unpack(need(CKPT.optimizer)) as { name: string; shape: number[]; data: Uint8Array }[];
-    await this.learner.setOptimizerState(opt.map((w) => ({ name: w.name, shape: w.shape, data: bytesFloat32(w.data, `optimizer ${w.name}`) })));
+    const opt = typedPackr.unpack(need(CKPT.optimizer)) as { name: string; shape: number[]; data: Float32Array }[];
+    opt.forEach((w) => {
+      if (!(w.data instanceof Float32Array)) throw new Error(`checkpoint ${CKPT.optimizer}: ${w.name} is not float32 data`);
+    });
+    await this.learner.setOptimizerState(opt);
     const st = unpack(need(CKPT.trainer)) as TrainerState;
     if (st.format !== TRAINER_STATE_FORMAT) throw new Error(`checkpoint ${CKPT.trainer}: format ${st.format}, expected ${TRAINER_STATE_FORMAT}`);
     this.iteration = st.iteration;
@@ -222,7 +220,7 @@ export class Trainer {
       budgetScale: this.rivals.budgetScale(),
     });
     const tRollout = performance.now();
-    const late = lateEvents(res.late);
+    const late = lateEventsOf(res.late);
     const resetWorlds = resampled ? new Set(Array.from({ length: o.worlds }, (_, w) => w)) : undefined;
     const { out: batch, stats: ing } = this.store.ingest(res.batches, late, res.untilHour, o.maxOpenHours, resetWorlds);
     this.decisions += res.decisions;
@@ -434,7 +432,7 @@ export class Trainer {
       ...tfjs,
       [CKPT.spec]: new TextEncoder().encode(JSON.stringify(this.spec)),
       [CKPT.weights]: canonicalToBytes(weights),
-      [CKPT.optimizer]: pack(opt.map((w) => ({ name: w.name, shape: w.shape, data: float32Bytes(w.data) }))),
+      [CKPT.optimizer]: typedPackr.pack(opt),
       [CKPT.trainer]: pack(st),
       [CKPT.replay]: this.replay.serialize(),
       [CKPT.trajectories]: pack(this.store.serialize()),
@@ -452,12 +450,6 @@ export class Trainer {
   }
 }
 
-function lateEvents(batches: RecordBatch[]): LateEvents[] {
-  return batches.filter((b) => b.numRows > 0).map((b) => {
-    const col = (n: string) => b.getChild(n)!.toArray() as ArrayLike<number>;
-    return { world: col("world"), decision: col("decision"), kind: col("kind"), value: col("value"), length: b.numRows };
-  });
-}
 
 /** Mean bid multiplier the behaviour policy chose over a batch's rows. */
 function meanMultiplier(b: TrajectoryBatch, spec: PolicySpec): number {

@@ -146,6 +146,14 @@ export interface LateEvents {
   length: number;
 }
 
+/** The engine's late-event record batches (LATE_SCHEMA) as columns for TrajectoryStore.ingest. */
+export function lateEventsOf(batches: RecordBatch[]): LateEvents[] {
+  return batches.filter((b) => b.numRows > 0).map((b) => {
+    const col = (n: string) => b.getChild(n)!.toArray() as ArrayLike<number>;
+    return { world: col("world"), decision: col("decision"), kind: col("kind"), value: col("value"), length: b.numRows };
+  });
+}
+
 /** Complete trajectories, rows contiguous per trajectory and in decision order. */
 export interface TrajectoryBatch {
   rows: RowColumns;
