@@ -1,0 +1,63 @@
+// The contracts between the server's parts. Each part (bids, pacing, simulations, feedback) is a
+// Fastify plugin registered by buildApp (app.ts); they talk to one another only through these
+// interfaces, which buildApp wires together.
+import type { Counter, Histogram, Registry } from "prom-client";
+
+/** Whether a campaign may bid right now (the pacing guard's answer to the bid route). */
+export type CampaignGateStatus =
+  | { state: "active" }
+  | { state: "halted"; reason: string; since: string; decisionId: string };
+
+export interface CampaignGate {
+  /** O(1): called on every bid request, must not allocate on the "active" path. */
+  status(campaignId: string): CampaignGateStatus;
+}
+
+/** Delivered spend and outcomes reported by feedback, in the pacing guard's terms. */
+export interface DeliveryEvent {
+  campaignId: string;
+  /** ISO-8601 time of the event */
+  at: string;
+  kind: "impression" | "click" | "conversion";
+  /** dollars paid (impressions and clicks); 0 when not charged */
+  cost: number;
+  /** dollars of conversion value (conversions) */
+  value: number;
+}
+
+export interface DeliverySink {
+  record(ev: DeliveryEvent): void;
+}
+
+/** One served bid decision, logged so feedback can later be joined to it (offline data). */
+export interface DecisionRecord {
+  bidId: string;
+  campaignId: string;
+  /** unix milliseconds */
+  atMs: number;
+  /** the OBS_DIM observation the policy saw */
+  obs: Float32Array;
+  /** reference value of the opportunity, dollars */
+  refValue: number;
+  bidLevel: number;
+  creative: number;
+  bid: number;
+  /** log-probability of (bidLevel, creative) under the serving policy */
+  logProb: number;
+  value: number;
+  policyVersion: number;
+}
+
+export interface DecisionSink {
+  record(d: DecisionRecord): void;
+}
+
+/** Prometheus metrics shared by the routes; one Registry per app (tests build many apps). */
+export interface ServerMetrics {
+  registry: Registry;
+  httpDuration: Histogram<"method" | "route" | "status">;
+  bids: Counter<"status">;
+  halts: Counter<"campaign">;
+  simulations: Counter<"status">;
+  feedbackEvents: Counter<"kind" | "result">;
+}

@@ -1,0 +1,71 @@
+// One error shape for every route: { statusCode, error, code, message, field? }. Validation
+// errors name the field (`body.obs[3]`) and what is allowed; oversized bodies are 413, bad JSON and
+// __proto__ / constructor keys 400; anything unexpected is a 500 that is logged, with no details
+// leaked to the client.
+import { Type, type Static } from "@sinclair/typebox";
+import type { FastifyError, FastifyInstance } from "fastify";
+import { STATUS_CODES } from "node:http";
+
+export const ErrorBody = Type.Object(
+  {
+    statusCode: Type.Integer(),
+    error: Type.String({ maxLength: 64 }),
+    code: Type.String({ maxLength: 64 }),
+    message: Type.String({ maxLength: 2048 }),
+    field: Type.Optional(Type.String({ maxLength: 256 })),
+  },
+  { additionalProperties: false, $id: "ErrorBody" },
+);
+export type ErrorBody = Static<typeof ErrorBody>;
+
+/** An error a route throws on purpose: its status, code and message reach the client as they are. */
+export class HttpError extends Error {
+  constructor(readonly statusCode: number, readonly code: string, message: string, readonly field?: string) {
+    super(message);
+  }
+}
+
+/** `/obs/3` (ajv instancePath) + context `body` -> `body.obs[3]` */
+export function fieldName(context: string | undefined, instancePath: string, missing?: string): string {
+  let out = context ?? "body";
+  for (const part of instancePath.split("/").slice(1)) out += /^\d+$/.test(part) ? `[${part}]` : `.${part.replace(/~1/g, "/").replace(/~0/g, "~")}`;
+  if (missing !== undefined) out += `.${missing}`;
+  return out;
+}
+
+interface AjvIssue { instancePath: string; keyword: string; message?: string; params: Record<string, unknown> }
+
+function describe(issue: AjvIssue): string {
+  const p = issue.params;
+  switch (issue.keyword) {
+    case "additionalProperties": return `unknown field ${JSON.stringify(p.additionalProperty)} (not allowed here)`;
+    case "required": return "is required";
+    case "enum": return `must be one of ${JSON.stringify(p.allowedValues)}`;
+    case "const": return `must be ${JSON.stringify(p.allowedValue)}`;
+    default: return issue.message ?? issue.keyword;
+  }
+}
+
+export function errorBody(statusCode: number, code: string, message: string, field?: string): ErrorBody {
+  return { statusCode, error: STATUS_CODES[statusCode] ?? "Error", code, message, ...(field !== undefined ? { field } : {}) };
+}
+
+export function registerErrors(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError & { validation?: AjvIssue[]; validationContext?: string }, req, reply) => {
+    if (err.validation !== undefined && err.validation.length > 0) {
+      const issue = err.validation[0];
+      const missing = issue.keyword === "required" ? String(issue.params.missingProperty) : undefined;
+      const field = fieldName(err.validationContext, issue.instancePath, missing);
+      return reply.code(400).send(errorBody(400, "invalid_request", `${field} ${describe(issue)}`, field));
+    }
+    if (err instanceof HttpError) return reply.code(err.statusCode).send(errorBody(err.statusCode, err.code, err.message, err.field));
+    const status = typeof err.statusCode === "number" && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
+    if (status >= 500) {
+      req.log.error({ err }, "unhandled error");
+      if (status === 500) return reply.code(500).send(errorBody(500, "internal", "internal error (logged on the server)"));
+    }
+    const code = status === 413 ? "body_too_large" : (err.code ?? "error").toLowerCase();
+    return reply.code(status).send(errorBody(status, code, err.message));
+  });
+  app.setNotFoundHandler((req, reply) => reply.code(404).send(errorBody(404, "not_found", `no route ${req.method} ${req.url.split("?")[0]}`)));
+}
