@@ -10,7 +10,7 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import { createMetrics } from "./metrics.js";
-import type { CampaignGate, DecisionSink, DeliverySink, ServerMetrics } from "./contracts.js";
+import type { CampaignGate, DecisionSink, DeliverySink, PolicyProvider, ServerMetrics } from "./contracts.js";
 import { registerErrors } from "./errors.js";
 import { opsRoutes } from "./routes/ops.js";
 
@@ -36,6 +36,7 @@ export interface AppContext {
   gate: CampaignGate;
   delivery: DeliverySink;
   decisions: DecisionSink;
+  policy: PolicyProvider;
 }
 
 declare module "fastify" {
@@ -62,6 +63,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     gate: ALWAYS_ACTIVE,
     delivery: NO_SINK,
     decisions: NO_SINK,
+    policy: { current: () => undefined },
   };
   app.decorate("gaelp", ctx);
   registerErrors(app);

@@ -61,3 +61,25 @@ export interface ServerMetrics {
   simulations: Counter<"status">;
   feedbackEvents: Counter<"kind" | "result">;
 }
+
+/** The policy the server is serving (bids) and simulating with (what-if "policy" bidder). */
+export interface ServedPolicy {
+  /** run folder name under runsRoot */
+  run: string;
+  /** checkpoint step it came from */
+  step: number;
+  /** increases by one at every successful (re)load */
+  version: number;
+  spec: import("../agents/policy/spec.js").PolicySpec;
+  /** canonical weights (agents/policy/spec.ts layout); never mutated */
+  weights: Float32Array;
+  /** the run's resolved world config (config.json of the run) */
+  config: import("../env/config.js").GaelpConfig;
+  /** ISO time it was loaded */
+  loadedAt: string;
+}
+
+export interface PolicyProvider {
+  /** undefined when the server was started without a checkpoint */
+  current(): ServedPolicy | undefined;
+}
