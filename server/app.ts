@@ -9,10 +9,17 @@ import Fastify, {
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
+import rateLimit from "@fastify/rate-limit";
+import underPressure from "@fastify/under-pressure";
+import { createHash, timingSafeEqual } from "node:crypto";
+import { mkdirSync } from "node:fs";
 import { createMetrics } from "./metrics.js";
 import type { CampaignGate, DecisionSink, DeliverySink, PolicyProvider, ServerMetrics } from "./contracts.js";
-import { registerErrors } from "./errors.js";
+import { errorBody, registerErrors } from "./errors.js";
+import { PolicyServer } from "./policy_server.js";
+import { bidRoutes } from "./routes/bids.js";
 import { opsRoutes } from "./routes/ops.js";
+import type { WasmTarget } from "../wasm/loader.js";
 
 export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
 
@@ -27,6 +34,22 @@ export interface AppOptions {
   apiKeys?: string[];
   /** pino logger options, or false (default) */
   logger?: FastifyServerOptions["logger"];
+  /** bids: deadline from arrival (ms, default 10) after which the fallback is answered instead */
+  deadlineMs?: number;
+  /** bids: the fallback bid in dollars (default 0: no bid) */
+  fallbackBid?: number;
+  /** most opportunities in one POST /v1/bids (default 4096) */
+  maxBatch?: number;
+  /** body limits in bytes: a single bid (default 8 KiB), a batch (default 8 MiB), any other route (default 1 MiB) */
+  bodyLimits?: { bid?: number; bids?: number; other?: number };
+  /** requests per API key (or per client address without auth) per window; default 1e6 per minute */
+  rateLimit?: { max: number; timeWindowMs: number } | false;
+  /** load shedding (503 + Retry-After) when the event loop is this late (ms, default 200) or this busy (0..1, default 0.98) */
+  loadShedding?: { maxEventLoopDelayMs?: number; maxEventLoopUtilization?: number; sampleIntervalMs?: number } | false;
+  /** WASM build serving bids (default release) */
+  wasm?: WasmTarget;
+  /** seed of the server's sampling stream for `sample: true` requests without a seed (default: time) */
+  seed?: number;
 }
 
 /** Shared state the plugins read (decorated on the app as `app.gaelp`). */
@@ -47,15 +70,45 @@ declare module "fastify" {
 
 const ALWAYS_ACTIVE: CampaignGate = { status: () => ({ state: "active" }) };
 const NO_SINK = { record(): void {} };
+/** Routes anyone may call when API keys are set (probes and the API description). */
+const PUBLIC = /^\/(healthz|readyz|docs)(\/|$|\?)/;
+
+const keyDigest = (k: string): Buffer => createHash("sha256").update(k).digest();
+
+/** The API key of a request: `x-api-key`, else `authorization: Bearer KEY`. */
+function apiKeyOf(headers: Record<string, string | string[] | undefined>): string | undefined {
+  const x = headers["x-api-key"];
+  if (typeof x === "string" && x !== "") return x;
+  const a = headers.authorization;
+  if (typeof a === "string" && a.startsWith("Bearer ")) return a.slice(7);
+  return undefined;
+}
 
 export async function buildApp(opts: AppOptions): Promise<App> {
+  for (const [k, v] of Object.entries({ deadlineMs: opts.deadlineMs, fallbackBid: opts.fallbackBid })) {
+    if (v !== undefined && !(Number.isFinite(v) && v >= 0)) throw new RangeError(`server option ${k} must be a finite number >= 0, got ${v}`);
+  }
+  if (opts.maxBatch !== undefined && !(Number.isInteger(opts.maxBatch) && opts.maxBatch >= 1 && opts.maxBatch <= 65536)) {
+    throw new RangeError(`server option maxBatch must be an integer in [1, 65536], got ${opts.maxBatch}`);
+  }
+  if (opts.apiKeys !== undefined && opts.apiKeys.some((k) => typeof k !== "string" || k.length < 16)) {
+    throw new RangeError("server option apiKeys: every key must be a string of at least 16 characters");
+  }
+  mkdirSync(opts.dataDir, { recursive: true });
+  const limits = { bid: 8 * 1024, bids: 8 * 1024 * 1024, other: 1024 * 1024, ...opts.bodyLimits };
   const app = Fastify({
     logger: opts.logger ?? false,
+    bodyLimit: limits.other,
+    return503OnClosing: true,
+    forceCloseConnections: "idle",
     // bodies are JSON parsed with secure-json-parse: __proto__ and constructor keys are refused
     onProtoPoisoning: "error",
     onConstructorPoisoning: "error",
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
+
+  const policy = new PolicyServer(opts.runsRoot, opts.wasm ?? "release", opts.seed);
+  if (opts.checkpoint !== undefined) policy.load(opts.checkpoint, "checkpoint");
 
   const ctx: AppContext = {
     opts: { ...opts, runsRoot: opts.runsRoot, dataDir: opts.dataDir },
@@ -63,10 +116,52 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     gate: ALWAYS_ACTIVE,
     delivery: NO_SINK,
     decisions: NO_SINK,
-    policy: { current: () => undefined },
+    policy,
   };
   app.decorate("gaelp", ctx);
   registerErrors(app);
+
+  // latency by route (the route's pattern, not the raw URL, so labels stay bounded)
+  app.addHook("onResponse", async (req, reply) => {
+    const route = req.routeOptions.url ?? "unmatched";
+    ctx.metrics.httpDuration.observe({ method: req.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+  });
+
+  if (opts.apiKeys !== undefined && opts.apiKeys.length > 0) {
+    const digests = opts.apiKeys.map(keyDigest);
+    app.addHook("onRequest", async (req, reply) => {
+      if (PUBLIC.test(req.url)) return;
+      const key = apiKeyOf(req.headers);
+      const d = key === undefined ? undefined : keyDigest(key);
+      if (d === undefined || !digests.some((k) => timingSafeEqual(k, d))) {
+        return reply.code(401).header("www-authenticate", "ApiKey").send(errorBody(401, "unauthorized", key === undefined ? "an API key is required (x-api-key header or Authorization: Bearer KEY)" : "the API key is not valid"));
+      }
+    });
+  }
+  if (opts.rateLimit !== false) {
+    const rl = opts.rateLimit ?? { max: 1_000_000, timeWindowMs: 60_000 };
+    await app.register(rateLimit, {
+      max: rl.max,
+      timeWindow: rl.timeWindowMs,
+      keyGenerator: (req) => { const k = apiKeyOf(req.headers); return k === undefined ? `ip:${req.ip}` : `key:${keyDigest(k).toString("hex")}`; },
+      allowList: (req) => PUBLIC.test(req.url),
+      errorResponseBuilder: (_req, c) => ({ ...errorBody(429, "rate_limited", `rate limit: at most ${c.max} requests per ${c.after} for this API key; retry after ${c.after}`), statusCode: 429 }),
+    });
+  }
+  if (opts.loadShedding !== false) {
+    const ls = opts.loadShedding ?? {};
+    await app.register(underPressure, {
+      maxEventLoopDelay: ls.maxEventLoopDelayMs ?? 200,
+      maxEventLoopUtilization: ls.maxEventLoopUtilization ?? 0.98,
+      sampleInterval: ls.sampleIntervalMs ?? 100,
+      retryAfter: 1,
+      pressureHandler: (req, reply, type, value) => {
+        if (PUBLIC.test(req.url)) return; // probes answer (readyz reports the pressure)
+        ctx.metrics.shed.inc({ type });
+        reply.code(503).header("retry-after", "1").send(errorBody(503, "overloaded", `server overloaded (${type} ${value === undefined ? "" : value.toFixed(2)}): request shed, retry after 1 s`));
+      },
+    });
+  }
   await app.register(swagger, {
     openapi: {
       openapi: "3.0.3",
@@ -77,5 +172,13 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   await app.register(swaggerUi, { routePrefix: "/docs" });
   await app.register(opsRoutes);
   // parts register below (each a plugin in server/routes/): bids, pacing, simulations, feedback
+  await app.register(bidRoutes, {
+    policy,
+    deadlineMs: opts.deadlineMs ?? 10,
+    fallbackBid: opts.fallbackBid ?? 0,
+    bidBodyLimit: limits.bid,
+    bidsBodyLimit: limits.bids,
+    maxBatch: opts.maxBatch ?? 4096,
+  });
   return app;
 }

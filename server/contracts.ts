@@ -60,6 +60,8 @@ export interface ServerMetrics {
   halts: Counter<"campaign">;
   simulations: Counter<"status">;
   feedbackEvents: Counter<"kind" | "result">;
+  /** requests shed with 503 by load shedding, by pressure type */
+  shed: Counter<"type">;
 }
 
 /** The policy the server is serving (bids) and simulating with (what-if "policy" bidder). */

@@ -5,6 +5,7 @@
 import { Type, type Static } from "@sinclair/typebox";
 import type { FastifyError, FastifyInstance } from "fastify";
 import { STATUS_CODES } from "node:http";
+import sjson from "secure-json-parse";
 
 export const ErrorBody = Type.Object(
   {
@@ -38,7 +39,7 @@ interface AjvIssue { instancePath: string; keyword: string; message?: string; pa
 function describe(issue: AjvIssue): string {
   const p = issue.params;
   switch (issue.keyword) {
-    case "additionalProperties": return `unknown field ${JSON.stringify(p.additionalProperty)} (not allowed here)`;
+    case "additionalProperties": return "is not a known field (not allowed here)";
     case "required": return "is required";
     case "enum": return `must be one of ${JSON.stringify(p.allowedValues)}`;
     case "const": return `must be ${JSON.stringify(p.allowedValue)}`;
@@ -50,11 +51,32 @@ export function errorBody(statusCode: number, code: string, message: string, fie
   return { statusCode, error: STATUS_CODES[statusCode] ?? "Error", code, message, ...(field !== undefined ? { field } : {}) };
 }
 
+/** JSON bodies: parsed with secure-json-parse, refusing `__proto__` and `constructor.prototype`
+ *  keys (prototype poisoning) with a 400 that says so, as it says what else is wrong. */
+export function registerJsonParser(app: FastifyInstance): void {
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (_req, body, done) => {
+    const text = body as string;
+    if (text.length === 0) return done(new HttpError(400, "invalid_json", "the body is empty; expected a JSON object"), undefined);
+    try {
+      done(null, sjson.parse(text, undefined, { protoAction: "error", constructorAction: "error" }));
+    } catch (e) {
+      const msg = (e as Error).message;
+      const poisoned = /prototype/i.test(msg);
+      done(new HttpError(400, poisoned ? "forbidden_key" : "invalid_json", poisoned
+        ? "the body contains a __proto__ or constructor.prototype key, which is not allowed"
+        : `the body is not valid JSON: ${msg}`), undefined);
+    }
+  });
+}
+
 export function registerErrors(app: FastifyInstance): void {
+  registerJsonParser(app);
   app.setErrorHandler((err: FastifyError & { validation?: AjvIssue[]; validationContext?: string }, req, reply) => {
     if (err.validation !== undefined && err.validation.length > 0) {
       const issue = err.validation[0];
-      const missing = issue.keyword === "required" ? String(issue.params.missingProperty) : undefined;
+      const missing = issue.keyword === "required" ? String(issue.params.missingProperty)
+        : issue.keyword === "additionalProperties" ? String(issue.params.additionalProperty) : undefined;
       const field = fieldName(err.validationContext, issue.instancePath, missing);
       return reply.code(400).send(errorBody(400, "invalid_request", `${field} ${describe(issue)}`, field));
     }

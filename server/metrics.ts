@@ -17,6 +17,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): ServerMe
     bids: new Counter({ name: "gaelp_bids_total", help: "bid decisions served, by status (bid, halted, fallback)", labelNames: ["status"] as const, registers: [registry] }),
     halts: new Counter({ name: "gaelp_pacing_halts_total", help: "campaigns halted by the pacing guard", labelNames: ["campaign"] as const, registers: [registry] }),
     simulations: new Counter({ name: "gaelp_simulations_total", help: "what-if simulations by final status", labelNames: ["status"] as const, registers: [registry] }),
+    shed: new Counter({ name: "gaelp_shed_requests_total", help: "requests shed with 503 under overload, by pressure type", labelNames: ["type"] as const, registers: [registry] }),
     feedbackEvents: new Counter({ name: "gaelp_feedback_events_total", help: "feedback events by kind and result (stored, duplicate)", labelNames: ["kind", "result"] as const, registers: [registry] }),
   };
 }

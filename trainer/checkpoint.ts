@@ -144,12 +144,12 @@ export function loadCheckpoint(dir: string): LoadedCheckpoint {
  * The newest checkpoint under `root` that verifies; newer damaged ones are listed in `skipped`.
  * undefined when there is no checkpoint; CheckpointError (every reason) when none verifies.
  */
-export function loadLatestCheckpoint(root: string): LoadedCheckpoint | undefined {
+export function loadLatestCheckpoint(root: string, opts: { only?: readonly string[] } = {}): LoadedCheckpoint | undefined {
   const all = listCheckpoints(root);
   if (all.length === 0) return undefined;
   const skipped: { dir: string; reason: string }[] = [];
   for (let i = all.length - 1; i >= 0; i--) {
-    const r = verify(all[i].dir, true);
+    const r = verify(all[i].dir, true, opts.only);
     if ("reason" in r) skipped.push({ dir: all[i].dir, reason: r.reason });
     else return { info: r.info, files: r.files, skipped };
   }
@@ -160,8 +160,9 @@ export function loadLatestCheckpoint(root: string): LoadedCheckpoint | undefined
 
 type Verified = { info: CheckpointInfo; files: Map<string, Uint8Array> } | { reason: string };
 
-/** Checks the manifest and every file it lists; `keepBytes` false drops the contents after hashing. */
-function verify(dir: string, keepBytes: boolean): Verified {
+/** Checks the manifest and every file it lists (or only the files in `only`, which the manifest
+ *  must list); `keepBytes` false drops the contents after hashing. */
+function verify(dir: string, keepBytes: boolean, only?: readonly string[]): Verified {
   const m = DIR_PATTERN.exec(basename(dir));
   const manifestPath = join(dir, MANIFEST_FILE);
   let text: string;
@@ -182,7 +183,12 @@ function verify(dir: string, keepBytes: boolean): Verified {
 
   const problems: string[] = [];
   const files = new Map<string, Uint8Array>();
-  for (const [name, want] of Object.entries(parsed.files)) {
+  const wanted = only === undefined ? Object.entries(parsed.files) : only.map((n) => [n, parsed.files[n]] as const);
+  for (const [name, want] of wanted) {
+    if (want === undefined) {
+      problems.push(`${name}: not in the manifest`);
+      continue;
+    }
     let buf: Buffer;
     try {
       buf = readFileSync(join(dir, name));

@@ -447,6 +447,37 @@ export function buildProgram(io: CliIo, setCode: (code: number) => void): Comman
       setCode(0);
     });
 
+  program
+    .command("serve")
+    .description("serve the policy of a run over HTTP: bids behind pacing guardrails, what-if simulations, feedback (README: Serving)")
+    .option("--checkpoint <run>", "name of the run folder under --runs whose newest valid checkpoint serves bids (no paths)")
+    .option("--runs <dir>", "runs folder: checkpoints are loaded by name from here only", DEFAULT_RUNS_ROOT)
+    .option("--data-dir <dir>", "folder for the server's files (pacing audit log, feedback and decision logs)", "server-data")
+    .option("--host <host>", "address to listen on", "127.0.0.1")
+    .addOption(new Option("--port <n>", "TCP port (0: any free port)").argParser(intIn(0, 65535)).default(8080))
+    .addOption(new Option("--api-key <key>", "accept this API key (x-api-key or Authorization: Bearer; repeatable; also GAELP_API_KEYS=k1,k2); none = no auth").argParser(collect).default([], "none"))
+    .addOption(new Option("--deadline-ms <ms>", "bid deadline from arrival; a later decision answers the fallback bid").argParser(intIn(0, 60_000)).default(10))
+    .addOption(new Option("--rate-limit <n>", "requests per minute per API key (or client address)").argParser(intIn(1, Number.MAX_SAFE_INTEGER)).default(1_000_000))
+    .option("--log", "log every request (pino JSON lines on stdout)", false)
+    .action(async (o: { checkpoint?: string; runs: string; dataDir: string; host: string; port: number; apiKey: string[]; deadlineMs: number; rateLimit: number; log: boolean }) => {
+      const keys = [...o.apiKey, ...(process.env.GAELP_API_KEYS ?? "").split(",").map((k) => k.trim()).filter((k) => k !== "")];
+      const { serve } = await import("../server/main.js");
+      let server;
+      try {
+        server = await serve({
+          host: o.host, port: o.port, runsRoot: o.runs, dataDir: o.dataDir, checkpoint: o.checkpoint,
+          apiKeys: keys.length > 0 ? keys : undefined, deadlineMs: o.deadlineMs,
+          rateLimit: { max: o.rateLimit, timeWindowMs: 60_000 }, logger: o.log ? { level: "info" } : false,
+        }, (l) => io.err(l + "\n"));
+      } catch (e) {
+        const err = e as Error & { statusCode?: number; field?: string };
+        if (err.statusCode !== undefined || e instanceof RangeError) throw new UsageError(`${err.field === "checkpoint" ? "--checkpoint: " : ""}${err.message}`);
+        throw e;
+      }
+      await server.closed;
+      setCode(0);
+    });
+
   return program;
 }
 

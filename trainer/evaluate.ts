@@ -416,7 +416,9 @@ export interface CheckpointPolicy {
  *  skipped and listed). Throws naming the run, the checkpoint and the file when there is none. */
 export function loadCheckpointPolicy(run: string): CheckpointPolicy {
   const root = join(run, "checkpoints");
-  const latest = loadLatestCheckpoint(root);
+  // only the policy's files are read and verified (a checkpoint also holds the replay buffer and
+  // world states, tens of MB that acting does not need)
+  const latest = loadLatestCheckpoint(root, { only: [POLICY_SPEC_FILE, POLICY_WEIGHTS_FILE] });
   if (latest === undefined) throw new Error(`no checkpoint in ${root}`);
   const dir = latest.info.dir;
   const file = (name: string): Uint8Array => {

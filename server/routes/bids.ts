@@ -1,0 +1,245 @@
+// Bids: POST /v1/bid (one opportunity) and POST /v1/bids (a batch for one campaign), answered by the
+// served policy's WASM forward pass; GET /v1/policy and POST /v1/policy/reload (hot reload).
+//
+// A bid answer has a status:
+//   "bid"      the policy's decision (bid 0 is a decision too: the policy chose level 0)
+//   "halted"   the pacing guard halted the campaign: no bid, with the guard's reason
+//   "fallback" the answer was ready after the request's deadline (deadlineMs from arrival): rather
+//              than a late bid the server answers the documented fallback, bid = fallbackBid
+//              (default 0, i.e. no bid), with the reason
+import { randomBytes } from "node:crypto";
+import { Type, type Static } from "@sinclair/typebox";
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import seedrandom from "seedrandom";
+import { FEATURES } from "../../env/features.js";
+import { OBS_DIM } from "../../wasm/layout.js";
+import { ErrorBody, HttpError } from "../errors.js";
+import { type Decision, PolicyServer, RUN_NAME_PATTERN } from "../policy_server.js";
+
+export interface BidRoutesOptions {
+  policy: PolicyServer;
+  /** a decision ready later than this after the request arrived answers the fallback */
+  deadlineMs: number;
+  /** the fallback bid, dollars */
+  fallbackBid: number;
+  /** body limits, bytes */
+  bidBodyLimit: number;
+  bidsBodyLimit: number;
+  /** most opportunities in one /v1/bids request */
+  maxBatch: number;
+}
+
+export const ID_PATTERN = "^[A-Za-z0-9._:-]{1,128}$";
+const CampaignId = Type.String({ pattern: ID_PATTERN, maxLength: 128, description: "campaign id" });
+const Obs = Type.Tuple(
+  FEATURES.map((f) => Type.Number({ minimum: f.low, maximum: f.high, description: `${f.name} (${f.normalisation})` })),
+  { description: `the ${OBS_DIM} observation features, in the order of README's observation table` },
+);
+const Dollars = (description: string) => Type.Number({ minimum: 0, maximum: 1e6, description });
+const Seed = Type.Integer({ minimum: 0, maximum: 4294967295, description: "seed of this request's sampling stream (sample: true)" });
+
+export const BidRequest = Type.Object({
+  campaignId: CampaignId,
+  obs: Obs,
+  refValue: Dollars("reference value of the opportunity (pCTR × value per click × conversion value), dollars; bid = multiplier × refValue"),
+  maxBid: Type.Optional(Dollars("cap on this bid, dollars (the run's campaign.bidMax always applies)")),
+  sample: Type.Optional(Type.Boolean({ description: "sample from the policy's softmax instead of its argmax (default false)" })),
+  seed: Type.Optional(Seed),
+}, { additionalProperties: false });
+export type BidRequest = Static<typeof BidRequest>;
+
+const Status = Type.Union([Type.Literal("bid"), Type.Literal("halted"), Type.Literal("fallback")]);
+const DecisionFields = {
+  bidId: Type.String({ maxLength: 64, description: "id to quote in feedback events" }),
+  bid: Type.Number({ description: "dollars" }),
+  bidLevel: Type.Integer({ description: "index into the policy's bid levels" }),
+  multiplier: Type.Number({ description: "the bid level: bid = min(multiplier × refValue, caps)" }),
+  creative: Type.Integer({ description: "index of the creative to show" }),
+  value: Type.Number({ description: "the policy's value estimate of this state (critic head)" }),
+};
+export const BidResponse = Type.Object({
+  status: Status,
+  campaignId: Type.String({ maxLength: 128 }),
+  bid: Type.Number(),
+  bidId: Type.Optional(DecisionFields.bidId),
+  bidLevel: Type.Optional(DecisionFields.bidLevel),
+  multiplier: Type.Optional(DecisionFields.multiplier),
+  creative: Type.Optional(DecisionFields.creative),
+  value: Type.Optional(DecisionFields.value),
+  policyVersion: Type.Integer(),
+  deterministic: Type.Boolean(),
+  reason: Type.Optional(Type.String({ maxLength: 1024 })),
+}, { additionalProperties: false });
+
+const Opportunity = Type.Object({
+  obs: Obs,
+  refValue: Dollars("reference value, dollars"),
+  maxBid: Type.Optional(Dollars("cap on this bid, dollars")),
+}, { additionalProperties: false });
+
+export const BidsRequest = (maxBatch: number) => Type.Object({
+  campaignId: CampaignId,
+  opportunities: Type.Array(Opportunity, { minItems: 1, maxItems: maxBatch }),
+  sample: Type.Optional(Type.Boolean()),
+  seed: Type.Optional(Seed),
+}, { additionalProperties: false });
+
+export const BidsResponse = Type.Object({
+  status: Status,
+  campaignId: Type.String({ maxLength: 128 }),
+  policyVersion: Type.Integer(),
+  deterministic: Type.Boolean(),
+  reason: Type.Optional(Type.String({ maxLength: 1024 })),
+  bids: Type.Array(Type.Object(DecisionFields, { additionalProperties: false }), { description: "one per opportunity, in order (empty when halted)" }),
+}, { additionalProperties: false });
+
+const PolicyInfo = Type.Object({
+  run: Type.String({ maxLength: 200 }),
+  step: Type.Integer(),
+  version: Type.Integer(),
+  loadedAt: Type.String({ maxLength: 40 }),
+  hidden: Type.Array(Type.Integer(), { maxItems: 8 }),
+  bidLevels: Type.Array(Type.Number(), { maxItems: 64 }),
+  numCreatives: Type.Integer(),
+  bidMax: Type.Number(),
+}, { additionalProperties: false });
+
+const ReloadRequest = Type.Object({
+  run: Type.Optional(Type.String({ pattern: RUN_NAME_PATTERN, maxLength: 200, description: "run folder name under the server's runs folder (default: the run being served)" })),
+}, { additionalProperties: false });
+const ReloadResponse = Type.Object({
+  policy: PolicyInfo,
+  skipped: Type.Array(Type.Object({ dir: Type.String({ maxLength: 4096 }), reason: Type.String({ maxLength: 8192 }) }, { additionalProperties: false }), { maxItems: 100 }),
+}, { additionalProperties: false });
+
+const info = (p: PolicyServer): Static<typeof PolicyInfo> | undefined => {
+  const s = p.current();
+  if (s === undefined) return undefined;
+  return {
+    run: s.run, step: s.step, version: s.version, loadedAt: s.loadedAt, hidden: s.spec.hidden,
+    bidLevels: s.spec.bidLevels, numCreatives: s.spec.numCreatives, bidMax: s.config.campaign.bidMax,
+  };
+};
+
+export const bidRoutes: FastifyPluginAsyncTypebox<BidRoutesOptions> = async (app, opts) => {
+  const { policy, deadlineMs, fallbackBid } = opts;
+  const ctx = app.gaelp;
+  const idPrefix = randomBytes(5).toString("hex");
+  let nextId = 0;
+  const newBidId = (): string => `${idPrefix}-${(nextId++).toString(36)}`;
+  const decisions: Decision[] = [];
+  const obsScratch = new Float32Array(OBS_DIM);
+  const one: number[][] = [[]];
+  const oneRef = [0];
+  const oneCap: (number | undefined)[] = [undefined];
+
+  const logDecision = (campaignId: string, bidId: string, obs: ArrayLike<number>, refValue: number, d: Decision, version: number, atMs: number): void => {
+    for (let j = 0; j < OBS_DIM; j++) obsScratch[j] = obs[j];
+    ctx.decisions.record({
+      bidId, campaignId, atMs, obs: obsScratch, refValue, bidLevel: d.bidLevel, creative: d.creative, bid: d.bid,
+      logProb: d.logProb, value: d.value, policyVersion: version,
+    });
+  };
+  const late = (elapsedMs: number): string | undefined =>
+    elapsedMs > deadlineMs ? `deadline exceeded: the decision was ready ${elapsedMs.toFixed(2)} ms after the request arrived (deadline ${deadlineMs} ms); fallback bid answered` : undefined;
+
+  app.post("/v1/bid", {
+    bodyLimit: opts.bidBodyLimit,
+    schema: {
+      tags: ["bids"],
+      summary: "Bid on one opportunity with the served policy",
+      body: BidRequest,
+      response: { 200: BidResponse, 400: ErrorBody, 413: ErrorBody, 503: ErrorBody },
+    },
+  }, async (req, reply) => {
+    const b = req.body;
+    const deterministic = b.sample !== true;
+    const gate = ctx.gate.status(b.campaignId);
+    const version = policy.current()?.version ?? 0;
+    if (gate.state === "halted") {
+      ctx.metrics.bids.inc({ status: "halted" });
+      return { status: "halted" as const, campaignId: b.campaignId, bid: 0, policyVersion: version, deterministic, reason: gate.reason };
+    }
+    one[0] = b.obs;
+    oneRef[0] = b.refValue;
+    oneCap[0] = b.maxBid;
+    const rng = b.sample === true && b.seed !== undefined ? seedrandom.alea(`bid/${b.seed}`) : undefined;
+    const served = policy.decide(one, oneRef, oneCap, 1, b.sample === true, decisions, rng);
+    const lateBy = late(reply.elapsedTime);
+    if (lateBy !== undefined) {
+      ctx.metrics.bids.inc({ status: "fallback" });
+      return { status: "fallback" as const, campaignId: b.campaignId, bid: fallbackBid, policyVersion: served.version, deterministic, reason: lateBy };
+    }
+    const d = decisions[0];
+    const bidId = newBidId();
+    logDecision(b.campaignId, bidId, b.obs, b.refValue, d, served.version, Date.now());
+    ctx.metrics.bids.inc({ status: "bid" });
+    return {
+      status: "bid" as const, campaignId: b.campaignId, bid: d.bid, bidId, bidLevel: d.bidLevel, multiplier: d.multiplier,
+      creative: d.creative, value: d.value, policyVersion: served.version, deterministic,
+    };
+  });
+
+  app.post("/v1/bids", {
+    bodyLimit: opts.bidsBodyLimit,
+    schema: {
+      tags: ["bids"],
+      summary: "Bid on a batch of one campaign's opportunities (one forward pass)",
+      body: BidsRequest(opts.maxBatch),
+      response: { 200: BidsResponse, 400: ErrorBody, 413: ErrorBody, 503: ErrorBody },
+    },
+  }, async (req, reply) => {
+    const b = req.body;
+    const deterministic = b.sample !== true;
+    const gate = ctx.gate.status(b.campaignId);
+    const version = policy.current()?.version ?? 0;
+    if (gate.state === "halted") {
+      ctx.metrics.bids.inc({ status: "halted" }, b.opportunities.length);
+      return { status: "halted" as const, campaignId: b.campaignId, policyVersion: version, deterministic, reason: gate.reason, bids: [] };
+    }
+    const ops = b.opportunities;
+    const n = ops.length;
+    const rng = b.sample === true && b.seed !== undefined ? seedrandom.alea(`bids/${b.seed}`) : undefined;
+    const served = policy.decide(ops.map((o) => o.obs), ops.map((o) => o.refValue), ops.map((o) => o.maxBid), n, b.sample === true, decisions, rng);
+    const lateBy = late(reply.elapsedTime);
+    if (lateBy !== undefined) {
+      ctx.metrics.bids.inc({ status: "fallback" }, n);
+      const bids = ops.map(() => ({ bidId: "", bid: fallbackBid, bidLevel: -1, multiplier: 0, creative: -1, value: 0 }));
+      return { status: "fallback" as const, campaignId: b.campaignId, policyVersion: served.version, deterministic, reason: lateBy, bids };
+    }
+    const now = Date.now();
+    const bids = new Array(n);
+    for (let i = 0; i < n; i++) {
+      const d = decisions[i];
+      const bidId = newBidId();
+      logDecision(b.campaignId, bidId, ops[i].obs, ops[i].refValue, d, served.version, now);
+      bids[i] = { bidId, bid: d.bid, bidLevel: d.bidLevel, multiplier: d.multiplier, creative: d.creative, value: d.value };
+    }
+    ctx.metrics.bids.inc({ status: "bid" }, n);
+    return { status: "bid" as const, campaignId: b.campaignId, policyVersion: served.version, deterministic, bids };
+  });
+
+  app.get("/v1/policy", {
+    schema: { tags: ["bids"], summary: "The served policy", response: { 200: PolicyInfo, 503: ErrorBody } },
+  }, async (_req, reply) => {
+    const i = info(policy);
+    if (i === undefined) return reply.code(503).send({ statusCode: 503, error: "Service Unavailable", code: "no_policy", message: "no policy is loaded: start the server with a checkpoint or POST /v1/policy/reload" });
+    return i;
+  });
+
+  app.post("/v1/policy/reload", {
+    bodyLimit: 4096,
+    schema: {
+      tags: ["bids"],
+      summary: "Hot-reload the newest valid checkpoint of a run (requests in flight finish on the old policy)",
+      body: ReloadRequest,
+      response: { 200: ReloadResponse, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody },
+    },
+  }, async (req) => {
+    const run = req.body.run ?? policy.current()?.run;
+    if (run === undefined) throw new HttpError(400, "invalid_request", "body.run is required: no run is being served yet", "body.run");
+    const { skipped } = policy.load(run, "body.run");
+    req.log.info({ run, version: policy.current()?.version }, "policy reloaded");
+    return { policy: info(policy)!, skipped };
+  });
+};
