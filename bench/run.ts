@@ -37,6 +37,7 @@ const SUITES: Suite[] = [
   { name: "rivals", load: async () => (await import("./rivals.bench.js")).benchRivals },
   { name: "learner", load: async () => (await import("./learner.bench.js")).benchLearner },
   { name: "train", load: async () => (await import("./learner.bench.js")).benchTrain },
+  { name: "server", load: async () => (await import("./server.bench.js")).benchServer },
   { name: "run_folder", load: async () => (await import("./run_folder.bench.js")).benchRunFolder },
 ];
 

@@ -20,6 +20,7 @@ import { PolicyServer } from "./policy_server.js";
 import { bidRoutes } from "./routes/bids.js";
 import { opsRoutes } from "./routes/ops.js";
 import type { WasmTarget } from "../wasm/loader.js";
+import { OBS_DIM } from "../wasm/layout.js";
 
 export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
 
@@ -44,7 +45,9 @@ export interface AppOptions {
   bodyLimits?: { bid?: number; bids?: number; other?: number };
   /** requests per API key (or per client address without auth) per window; default 1e6 per minute */
   rateLimit?: { max: number; timeWindowMs: number } | false;
-  /** load shedding (503 + Retry-After) when the event loop is this late (ms, default 200) or this busy (0..1, default 0.98) */
+  /** load shedding (503 + Retry-After) when the event loop is this late (ms, default 200) or this busy
+   *  (0..1, default 0.98), sampled every sampleIntervalMs (default 100; at least 20: the delay
+   *  monitor's resolution is 10 ms and an interval without a sample reads as overload) */
   loadShedding?: { maxEventLoopDelayMs?: number; maxEventLoopUtilization?: number; sampleIntervalMs?: number } | false;
   /** WASM build serving bids (default release) */
   wasm?: WasmTarget;
@@ -82,6 +85,30 @@ function apiKeyOf(headers: Record<string, string | string[] | undefined>): strin
   const a = headers.authorization;
   if (typeof a === "string" && a.startsWith("Bearer ")) return a.slice(7);
   return undefined;
+}
+
+/**
+ * Runs `rounds` bid requests through the whole stack (routing, validation, the forward pass,
+ * serialization) so V8 has compiled the hot path before the first real request, which would
+ * otherwise miss a 10 ms deadline. Warm-up decisions are not logged and the metrics are reset after.
+ */
+export async function warmUp(app: App, rounds = 200): Promise<void> {
+  const ctx = app.gaelp;
+  if (ctx.policy.current() === undefined) return;
+  const sink = ctx.decisions;
+  ctx.decisions = NO_SINK;
+  try {
+    const obs = new Array<number>(OBS_DIM).fill(0);
+    const key = ctx.opts.apiKeys?.[0];
+    const headers = key === undefined ? {} : { "x-api-key": key };
+    for (let i = 0; i < rounds; i++) {
+      await app.inject({ method: "POST", url: "/v1/bid", headers, payload: { campaignId: "warm-up", obs, refValue: 1 } });
+      if (i % 20 === 0) await app.inject({ method: "POST", url: "/v1/bids", headers, payload: { campaignId: "warm-up", opportunities: [{ obs, refValue: 1 }, { obs, refValue: 2 }] } });
+    }
+  } finally {
+    ctx.decisions = sink;
+    ctx.metrics.registry.resetMetrics();
+  }
 }
 
 export async function buildApp(opts: AppOptions): Promise<App> {
@@ -150,16 +177,26 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   }
   if (opts.loadShedding !== false) {
     const ls = opts.loadShedding ?? {};
+    if (ls.sampleIntervalMs !== undefined && !(ls.sampleIntervalMs >= 20)) throw new RangeError(`server option loadShedding.sampleIntervalMs must be >= 20, got ${ls.sampleIntervalMs}`);
     await app.register(underPressure, {
       maxEventLoopDelay: ls.maxEventLoopDelayMs ?? 200,
       maxEventLoopUtilization: ls.maxEventLoopUtilization ?? 0.98,
       sampleInterval: ls.sampleIntervalMs ?? 100,
       retryAfter: 1,
       pressureHandler: (req, reply, type, value) => {
-        if (PUBLIC.test(req.url)) return; // probes answer (readyz reports the pressure)
+        if (PUBLIC.test(req.url) || req.url === "/metrics") return; // probes and monitoring answer (readyz reports the pressure)
         ctx.metrics.shed.inc({ type });
         reply.code(503).header("retry-after", "1").send(errorBody(503, "overloaded", `server overloaded (${type} ${value === undefined ? "" : value.toFixed(2)}): request shed, retry after 1 s`));
       },
+    });
+    // start-up (WASM compile, schema compilation) blocks the loop once; let the pressure samples
+    // move past it before the app is ready, so the first requests are not shed for it
+    const interval = ls.sampleIntervalMs ?? 100;
+    app.addHook("onReady", async () => {
+      const sleep = () => new Promise((r) => setTimeout(r, interval));
+      await sleep();
+      await sleep();
+      for (let waited = 0; app.isUnderPressure() && waited < 20 * interval; waited += interval) await sleep();
     });
   }
   await app.register(swagger, {

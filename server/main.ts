@@ -5,7 +5,7 @@
 // same settings from the environment (GAELP_* variables, see README).
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { type App, type AppOptions, buildApp } from "./app.js";
+import { type App, type AppOptions, buildApp, warmUp } from "./app.js";
 
 export interface ServeOptions extends AppOptions {
   host: string;
@@ -25,6 +25,7 @@ export interface RunningServer {
 
 export async function serve(opts: ServeOptions, log: (line: string) => void = (l) => process.stderr.write(l + "\n")): Promise<RunningServer> {
   const app = await buildApp(opts);
+  await warmUp(app);
   const url = await app.listen({ host: opts.host, port: opts.port });
   let resolveClosed!: () => void;
   const closed = new Promise<void>((r) => (resolveClosed = r));

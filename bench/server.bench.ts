@@ -1,0 +1,94 @@
+// Macro benchmark of the HTTP server on loopback with autocannon. The server runs in its own
+// process (`node dist/server/main.js`, as in production) serving a 64-64 policy; autocannon runs
+// here. On this 2-vCPU machine the two processes get about one vCPU each.
+//
+//   server.bid.req_per_s          single bids answered 2xx per second at saturation (32 connections)
+//   server.bid.p99_ms             single-bid p99 latency at a fixed 5,000 req/s (the target point)
+//   server.bid.p50_ms             its median
+//   server.bids.bids_per_s        decisions per second through POST /v1/bids (1,024 per request)
+//   server.bid.p99_under_sim_ms   single-bid p99 at 5,000 req/s while a 100-world what-if simulation
+//                                 runs in the server's simulation pool
+//   server.bid.p99_under_sim_ratio  that p99 ÷ the idle p99 (target < 2)
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, join, resolve } from "node:path";
+import autocannon from "autocannon";
+import { resolveConfig } from "../env/config.js";
+import { defaultPolicySpec } from "../agents/policy/spec.js";
+import { initialCanonical } from "../agents/policy/init.js";
+import { writePolicyRun } from "../trainer/policy_run.js";
+import { OBS_DIM } from "../wasm/layout.js";
+import type { SuiteOptions } from "./run.js";
+
+/** A valid observation: journey stage "aware", search channel, mid-day, budget on pace. */
+export function sampleObs(i = 0): number[] {
+  const obs = new Array<number>(OBS_DIM).fill(0);
+  obs[1] = 1; // tracked_stage_aware
+  obs[4] = (i % 10) / 10;
+  return obs;
+}
+
+async function startServer(runsRoot: string, run: string, dataDir: string): Promise<{ child: ChildProcess; url: string }> {
+  const main = resolve("dist/server/main.js");
+  const child = spawn(process.execPath, [main], {
+    env: { ...process.env, GAELP_RUNS: runsRoot, GAELP_CHECKPOINT: run, GAELP_PORT: "0", GAELP_DATA: dataDir, GAELP_LOG: "0" },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  const url = await new Promise<string>((ok, fail) => {
+    let err = "";
+    const timer = setTimeout(() => fail(new Error(`server did not start in 30 s: ${err}`)), 30_000);
+    child.stderr!.on("data", (d: Buffer) => {
+      err += d.toString();
+      const m = /listening on (http:\/\/[^;\s]+)/.exec(err);
+      if (m) {
+        clearTimeout(timer);
+        ok(m[1]);
+      }
+    });
+    child.on("exit", (code) => fail(new Error(`server exited with ${code}: ${err}`)));
+  });
+  return { child, url };
+}
+
+const cannon = (o: autocannon.Options): Promise<autocannon.Result> => autocannon(o);
+
+async function fixedRate(url: string, body: string, seconds: number, rate: number): Promise<autocannon.Result> {
+  return cannon({ url: `${url}/v1/bid`, method: "POST", headers: { "content-type": "application/json" }, body, connections: 16, overallRate: rate, duration: seconds });
+}
+
+export async function benchServer(opts: SuiteOptions): Promise<Record<string, number>> {
+  const seconds = opts.quick ? 3 : 10;
+  const root = mkdtempSync(join(tmpdir(), "gaelp-bench-server-"));
+  const config = resolveConfig({ scenario: "default" });
+  const spec = defaultPolicySpec(config.campaign.creatives.length, { hidden: [64, 64] });
+  const run = basename(writePolicyRun({ runsRoot: root, scenario: "default", exp: "bench", seed: 1, config, spec, weights: initialCanonical(spec, 1) }));
+  const { child, url } = await startServer(root, run, join(root, "data"));
+  const out: Record<string, number> = {};
+  try {
+    const bid = JSON.stringify({ campaignId: "bench", obs: sampleObs(), refValue: 0.8 });
+    // warm-up: JIT, WASM tier-up, connection setup
+    await cannon({ url: `${url}/v1/bid`, method: "POST", headers: { "content-type": "application/json" }, body: bid, connections: 8, duration: 1 });
+
+    const sat = await cannon({ url: `${url}/v1/bid`, method: "POST", headers: { "content-type": "application/json" }, body: bid, connections: 32, duration: seconds });
+    out["server.bid.req_per_s"] = sat["2xx"] / seconds;
+    out["server.bid.saturation_p99_ms"] = sat.latency.p99;
+    out["server.bid.shed_share"] = sat.non2xx / Math.max(1, sat["2xx"] + sat.non2xx);
+
+    const idle = await fixedRate(url, bid, seconds, 5000);
+    out["server.bid.p99_ms"] = idle.latency.p99;
+    out["server.bid.p50_ms"] = idle.latency.p50;
+    out["server.bid.fixed_rate_req_per_s"] = idle["2xx"] / seconds;
+
+    const batch = 1024;
+    const bids = JSON.stringify({ campaignId: "bench", opportunities: Array.from({ length: batch }, (_, i) => ({ obs: sampleObs(i), refValue: 0.5 + (i % 7) / 10 })) });
+    const b = await cannon({ url: `${url}/v1/bids`, method: "POST", headers: { "content-type": "application/json" }, body: bids, connections: 4, duration: seconds });
+    out["server.bids.bids_per_s"] = (b["2xx"] * batch) / seconds;
+    out["server.bids.p99_ms"] = b.latency.p99;
+  } finally {
+    child.kill("SIGTERM");
+    await new Promise((r) => child.once("exit", r));
+    rmSync(root, { recursive: true, force: true });
+  }
+  return out;
+}
