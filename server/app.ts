@@ -63,6 +63,8 @@ export interface AppContext {
   delivery: DeliverySink;
   decisions: DecisionSink;
   policy: PolicyProvider;
+  /** every route with its schema, as registered (the property tests fire bodies at each) */
+  routes: { method: string; url: string; schema?: Record<string, unknown>; bodyLimit?: number }[];
 }
 
 declare module "fastify" {
@@ -144,8 +146,12 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     delivery: NO_SINK,
     decisions: NO_SINK,
     policy,
+    routes: [],
   };
   app.decorate("gaelp", ctx);
+  app.addHook("onRoute", (r) => {
+    for (const m of [r.method].flat()) if (m !== "HEAD") ctx.routes.push({ method: m, url: r.url, schema: r.schema as Record<string, unknown> | undefined, bodyLimit: r.bodyLimit });
+  });
   registerErrors(app);
 
   // latency by route (the route's pattern, not the raw URL, so labels stay bounded)
