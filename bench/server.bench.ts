@@ -3,6 +3,8 @@
 // here. On this 2-vCPU machine the two processes get about one vCPU each.
 //
 //   server.bid.req_per_s          single bids answered 2xx per second at saturation (32 connections)
+//   server.bid.cpu_us_per_req     the server process's CPU time per request at saturation (from /proc)
+//   server.bid.per_core_req_per_s 1e6 / that: requests per second one core of the server sustains
 //   server.bid.p99_ms             single-bid p99 latency at a fixed 5,000 req/s (the target point)
 //   server.bid.p50_ms             its median
 //   server.bids.bids_per_s        decisions per second through POST /v1/bids (1,024 per request)
@@ -10,7 +12,7 @@
 //                                 runs in the server's simulation pool
 //   server.bid.p99_under_sim_ratio  that p99 ÷ the idle p99 (target < 2)
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join, resolve } from "node:path";
 import autocannon from "autocannon";
@@ -51,6 +53,17 @@ async function startServer(runsRoot: string, run: string, dataDir: string): Prom
   return { child, url };
 }
 
+/** CPU seconds (user + system) the process has used so far, from /proc (Linux; NaN elsewhere). */
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return Number.NaN;
+  }
+}
+
 const cannon = (o: autocannon.Options): Promise<autocannon.Result> => autocannon(o);
 
 async function fixedRate(url: string, body: string, seconds: number, rate: number): Promise<autocannon.Result> {
@@ -70,8 +83,13 @@ export async function benchServer(opts: SuiteOptions): Promise<Record<string, nu
     // warm-up: JIT, WASM tier-up, connection setup
     await cannon({ url: `${url}/v1/bid`, method: "POST", headers: { "content-type": "application/json" }, body: bid, connections: 8, duration: 1 });
 
+    const cpu0 = cpuSeconds(child.pid!);
     const sat = await cannon({ url: `${url}/v1/bid`, method: "POST", headers: { "content-type": "application/json" }, body: bid, connections: 32, duration: seconds });
+    const cpu = cpuSeconds(child.pid!) - cpu0;
     out["server.bid.req_per_s"] = sat["2xx"] / seconds;
+    // the server's own CPU per answered request: its per-core capacity whatever else the host runs
+    out["server.bid.cpu_us_per_req"] = (cpu * 1e6) / Math.max(1, sat["2xx"] + sat.non2xx);
+    out["server.bid.per_core_req_per_s"] = 1e6 / out["server.bid.cpu_us_per_req"];
     out["server.bid.saturation_p99_ms"] = sat.latency.p99;
     out["server.bid.shed_share"] = sat.non2xx / Math.max(1, sat["2xx"] + sat.non2xx);
 
@@ -82,8 +100,10 @@ export async function benchServer(opts: SuiteOptions): Promise<Record<string, nu
 
     const batch = 1024;
     const bids = JSON.stringify({ campaignId: "bench", opportunities: Array.from({ length: batch }, (_, i) => ({ obs: sampleObs(i), refValue: 0.5 + (i % 7) / 10 })) });
+    const cpuB0 = cpuSeconds(child.pid!);
     const b = await cannon({ url: `${url}/v1/bids`, method: "POST", headers: { "content-type": "application/json" }, body: bids, connections: 4, duration: seconds });
     out["server.bids.bids_per_s"] = (b["2xx"] * batch) / seconds;
+    out["server.bids.per_core_bids_per_s"] = (b["2xx"] * batch) / (cpuSeconds(child.pid!) - cpuB0);
     out["server.bids.p99_ms"] = b.latency.p99;
   } finally {
     child.kill("SIGTERM");

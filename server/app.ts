@@ -155,9 +155,15 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   registerErrors(app);
 
   // latency by route (the route's pattern, not the raw URL, so labels stay bounded)
-  app.addHook("onResponse", async (req, reply) => {
+  // (a callback hook, and one labelled child per route/method/status: no promise, no label hashing per request)
+  const timers = new Map<string, { observe(v: number): void }>();
+  app.addHook("onResponse", (req, reply, done) => {
     const route = req.routeOptions.url ?? "unmatched";
-    ctx.metrics.httpDuration.observe({ method: req.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+    const k = `${req.method} ${route} ${reply.statusCode}`;
+    let h = timers.get(k);
+    if (h === undefined) timers.set(k, (h = ctx.metrics.httpDuration.labels({ method: req.method, route, status: String(reply.statusCode) })));
+    h.observe(reply.elapsedTime / 1000);
+    done();
   });
 
   if (opts.apiKeys !== undefined && opts.apiKeys.length > 0) {
