@@ -141,6 +141,24 @@ describe("damaged checkpoints", () => {
     expect(loaded.skipped[0].reason).toMatch(/weights\.bin: 0 bytes.*truncated.*; config\.json: missing/);
   });
 
+  it("`only` reads and verifies just the named files: damage elsewhere is ignored, damage there skips the checkpoint", () => {
+    const root = freshRoot();
+    for (const s of [1, 2, 3]) writeCheckpoint(root, s, small(s));
+    const names = Object.keys(small(1));
+    const [keep, other] = [names[0], names[1]];
+    truncateSync(join(root, checkpointDirName(3), other), 0); // not asked for: step 3 still serves
+    let loaded = loadLatestCheckpoint(root, { only: [keep] })!;
+    expect(loaded.info.step).toBe(3);
+    expect([...loaded.files.keys()]).toEqual([keep]);
+    expect(Buffer.from(loaded.files.get(keep)!).equals(Buffer.from(small(3)[keep]))).toBe(true);
+    truncateSync(join(root, checkpointDirName(3), keep), 0); // asked for: falls back to step 2
+    loaded = loadLatestCheckpoint(root, { only: [keep] })!;
+    expect(loaded.info.step).toBe(2);
+    expect(loaded.skipped[0].reason).toMatch(new RegExp(`${keep.replace(".", "\\.")}: 0 bytes`));
+    // a file the manifest does not list is a reason too
+    expect(() => loadLatestCheckpoint(root, { only: ["absent.bin"] })).toThrow(/absent\.bin: not in the manifest/);
+  });
+
   it("throws a CheckpointError listing every reason when no checkpoint is valid", () => {
     const root = freshRoot();
     for (const s of [1, 2]) writeCheckpoint(root, s, small(s));

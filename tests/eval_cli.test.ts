@@ -126,7 +126,8 @@ describe("gaelp eval", () => {
     writeCheckpoint(join(run, "checkpoints"), 5, { "other.bin": new Uint8Array(4) });
     r = gaelp(["eval", "--checkpoint", run]);
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(/ckpt-000000005 has no policy_spec\.json \(files: other\.bin\)/);
+    // a checkpoint without the policy's files does not verify for acting (only they are read)
+    expect(r.err).toMatch(/ckpt-000000005: policy_spec\.json: not in the manifest; policy\.f32: not in the manifest/);
     writeFileSync(join(run, "checkpoints", "ckpt-000000005", "other.bin"), "damaged");
     r = gaelp(["eval", "--checkpoint", run]);
     expect(r.code).toBe(2);
