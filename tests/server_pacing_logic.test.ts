@@ -6,7 +6,7 @@ import fc from "fast-check";
 import { confidence, freshness, metadataMatch, nameSimilarity, normalizeName } from "../server/pacing/confidence.js";
 import { classify, DEFAULT_THRESHOLDS } from "../server/pacing/matrix.js";
 import { DAY_MS, flightOf, HOUR_MS, paceAt, parseIsoDate, parseIsoDateTime } from "../server/pacing/pace.js";
-import { matchRecords, reconcile, type ReconcileOptions } from "../server/pacing/reconcile.js";
+import { matchRecords, reconcile, reconcileYielding, type ReconcileOptions } from "../server/pacing/reconcile.js";
 import type { PlatformRecord, TrackerRecord } from "../server/pacing/schemas.js";
 import { HttpError } from "../server/errors.js";
 
@@ -294,5 +294,43 @@ describe("matching tracker to platform records", () => {
     const future = http400(() => reconcile([tracker()], [platform({ updatedAt: iso(now + 6 * 60_000) })], now, OPTS));
     expect(future.field).toBe("platform[0].updatedAt");
     expect(reconcile([tracker()], [platform({ updatedAt: iso(now + 4 * 60_000) })], now, OPTS).assessments[0].confidence!.dataAgeHours).toBe(0);
+  });
+});
+
+describe("reconcileYielding (the server's way)", () => {
+  const now = at(10);
+  const letters = (k: number, len: number): string => Array.from({ length: len }, (_, c) => "abcdefghij"[(k * 7 + c * c + k * c) % 10]).join("");
+
+  it("decides exactly as reconcile() while letting other callbacks run between slices", async () => {
+    // 120 × 120 names of 150 characters with no id in common: about 330 M character pairs
+    const ts = Array.from({ length: 120 }, (_, i) => tracker({ id: `t${i}`, name: letters(i, 150) }));
+    const ps = Array.from({ length: 120 }, (_, j) => platform({ id: `p${j}`, name: letters(j + (j % 2) * 1000, 150), spend: (j % 13) * 100 }));
+    let ticks = 0;
+    let running = true;
+    const tick = (): void => {
+      ticks++;
+      if (running) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const yielded = await reconcileYielding(ts, ps, now, OPTS);
+    running = false;
+    expect(yielded).toEqual(reconcile(ts, ps, now, OPTS));
+    expect(yielded.assessments.filter((a) => a.matchedBy === "name").length).toBeGreaterThan(0);
+    expect(ticks).toBeGreaterThan(50); // the event loop turned between slices
+  });
+
+  it("validation throws before the first slice, and nothing runs after", () => {
+    expect(() => reconcileYielding([tracker(), tracker()], [], now, OPTS)).toThrow(HttpError);
+  });
+
+  it("a resume that lands while it runs is taken into account", async () => {
+    const ts = Array.from({ length: 60 }, (_, i) => tracker({ id: `t${i}` }));
+    const ps = ts.map((t) => platform({ id: t.id, spend: 2000 })); // all critical
+    let cover: { id: string; by: string; atMs: number } | undefined;
+    setImmediate(() => (cover = { id: "resume-1", by: "ana", atMs: now }));
+    const r = await reconcileYielding(ts, ps, now, { ...OPTS, resumeOf: (id) => (id === "t0" ? cover : undefined) });
+    expect(cover).toBeDefined();
+    expect(r.assessments[0]).toMatchObject({ rule: "critical", action: "warn", suppressedByResume: "resume-1" });
+    expect(r.assessments[1]).toMatchObject({ rule: "critical", action: "halt", suppressedByResume: null });
   });
 });

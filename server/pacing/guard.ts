@@ -23,7 +23,7 @@ import { HttpError } from "../errors.js";
 import { AuditLog, type AuditOpenReport } from "./audit.js";
 import { DEFAULT_THRESHOLDS, varianceSeverity, type ResumeCover, type Thresholds } from "./matrix.js";
 import { effectiveBudget, flightOf, isoTime, paceAt, remainingAt, type Flight } from "./pace.js";
-import { reconcile } from "./reconcile.js";
+import { reconcileYielding } from "./reconcile.js";
 import {
   AuditEntry, DeliverySnapshot, MAX_CAMPAIGNS_LIMIT,
   type CampaignEntry, type CampaignPlan, type CampaignView, type Confidence, type Decision, type DecisionEntry, type FeedbackDelivery,
@@ -302,11 +302,12 @@ export class PacingGuard implements CampaignGate, DeliverySink {
   /**
    * Reconciles tracker records with platform records (see reconcile.ts), registers or updates the
    * tracker records' plans, records one decision per tracker record and halts the campaigns whose
-   * decision says so. A 400 (bad dates, repeated ids) changes nothing.
+   * decision says so. A 400 (bad dates, repeated ids) changes nothing. The name comparisons yield
+   * to the event loop every millisecond or so; the state changes after them, all at once.
    */
   async reconcile(body: ReconcileBody): Promise<ReconcileResponse> {
     const nowMs = this.opts.now();
-    const result = reconcile(body.tracker, body.platform, nowMs, {
+    const result = await reconcileYielding(body.tracker, body.platform, nowMs, {
       ...this.th,
       nameMatchThreshold: this.opts.nameMatchThreshold,
       fieldPrefix: "body.",

@@ -73,7 +73,9 @@ export interface MatchedInput {
   resume?: ResumeCover;
 }
 
-const usd = (x: number): string => `$${x.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
+// one formatter for all (toLocaleString builds a new one per call, which dominated reconcile's time)
+const DOLLARS = new Intl.NumberFormat("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+const usd = (x: number): string => `$${DOLLARS.format(x)}`;
 const pct = (v: number): string => `${(v * 100).toFixed(1)}%`;
 const num = (x: number, d = 2): string => x.toFixed(d);
 const quote = (s: string): string => JSON.stringify(s);

@@ -11,9 +11,9 @@
 // human); platform records left over are listed. Nothing is dropped.
 import { HttpError } from "../errors.js";
 import { confidence, normalizeName, normalizedSimilarity } from "./confidence.js";
-import { explainMatched, explainUnmatched, type Explained, type ResumeCover, type Thresholds } from "./matrix.js";
+import { explainMatched, explainUnmatched, type Explained, type MatchedInput, type ResumeCover, type Thresholds } from "./matrix.js";
 import { flightOf, paceAt, parseIsoDate, parseIsoDateTime, type Flight } from "./pace.js";
-import type { Confidence, Pace, PlatformRecord, TrackerRecord } from "./schemas.js";
+import { MAX_RECORDS, type Confidence, type Pace, type PlatformRecord, type TrackerRecord } from "./schemas.js";
 
 /** Platform data may be stamped this far in the future (clock skew) before it is refused. */
 export const MAX_CLOCK_SKEW_MS = 5 * 60_000;
@@ -59,12 +59,32 @@ function assertUniqueIds(records: readonly { id: string }[], field: string): voi
   });
 }
 
-/** Which platform record (index) goes with each tracker record (index), and how. */
-export function matchRecords(
-  tracker: readonly TrackerRecord[],
-  platform: readonly PlatformRecord[],
-  nameMatchThreshold: number,
-): { platformOf: (number | undefined)[]; by: ("id" | "name" | undefined)[]; nearest: (Candidate | undefined)[] } {
+export interface Matching {
+  /** the platform record (index) of each tracker record, if any */
+  platformOf: (number | undefined)[];
+  by: ("id" | "name" | undefined)[];
+  /** for a tracker record left unmatched: the most similar platform record left unused */
+  nearest: (Candidate | undefined)[];
+}
+
+/** Tracker records decided between two yields (each costs tens of microseconds: a name comparison and texts). */
+const ASSESS_SLICE = 25;
+
+/** Pairs of records one reconciliation may compare (i · nP + j fits 18 bits of a sort key). */
+const PAIR_SPACE = 2 ** 18;
+
+/** Work (characters compared, roughly) between two yields of the step generators: about a millisecond. */
+const SLICE_WORK = 2_000_000;
+
+/**
+ * The matching as a generator that yields between slices of about a millisecond of name
+ * comparisons: 500 × 500 names of 200 characters take seconds, which must not stall the server's
+ * event loop (see reconcileYielding).
+ */
+function* matchSteps(tracker: readonly TrackerRecord[], platform: readonly PlatformRecord[], nameMatchThreshold: number): Generator<void, Matching> {
+  if (tracker.length * platform.length >= PAIR_SPACE) {
+    throw new RangeError(`matchRecords: ${tracker.length} × ${platform.length} records is more than ${PAIR_SPACE - 1} pairs (the routes allow ${MAX_RECORDS} × ${MAX_RECORDS})`);
+  }
   const platformOf: (number | undefined)[] = new Array(tracker.length).fill(undefined);
   const by: ("id" | "name" | undefined)[] = new Array(tracker.length).fill(undefined);
   const used = new Uint8Array(platform.length);
@@ -79,25 +99,76 @@ export function matchRecords(
   });
   const tNames = tracker.map((t) => normalizeName(t.name));
   const pNames = platform.map((p) => normalizeName(p.name));
-  const sims: { i: number; j: number; s: number }[] = [];
+  const nP = platform.length;
+  // similarity of every pair left after the id matches (row-major, NaN elsewhere): typed, so that a
+  // 500 × 500 request allocates one 2 MB array rather than 250,000 objects for the collector
+  const sim = new Float64Array(tracker.length * nP).fill(NaN);
+  let work = 0;
+  let candidates = 0;
   for (let i = 0; i < tracker.length; i++) {
     if (platformOf[i] !== undefined) continue;
-    for (let j = 0; j < platform.length; j++) if (!used[j]) sims.push({ i, j, s: normalizedSimilarity(tNames[i], pNames[j]) });
+    for (let j = 0; j < nP; j++) {
+      if (used[j]) continue;
+      const s = normalizedSimilarity(tNames[i], pNames[j]);
+      sim[i * nP + j] = s;
+      if (s >= nameMatchThreshold) candidates++;
+      work += tNames[i].length * pNames[j].length + 64;
+      if (work >= SLICE_WORK) {
+        work = 0;
+        yield;
+      }
+    }
   }
-  const candidates = sims.filter((c) => c.s >= nameMatchThreshold).sort((a, b) => b.s - a.s || a.i - b.i || a.j - b.j);
-  for (const c of candidates) {
-    if (platformOf[c.i] !== undefined || used[c.j]) continue;
-    platformOf[c.i] = c.j;
-    by[c.i] = "name";
-    used[c.j] = 1;
+  // Best first, ties by tracker then platform position, as one numeric sort of exact integer keys.
+  // A similarity is 1 - d/m with m the longer normalised name (at most 3,600 characters: 200 input
+  // characters that NFKD expands at most 18-fold), so two different similarities differ by at least
+  // 1/3600² > 2 · 2^-30, and q = round(s · 2^30) keeps their order (equal ones round the same);
+  // key = (2^30 - q) · 2^18 + (i · nP + j) < 2^49, exact in a double.
+  const keys = new Float64Array(candidates);
+  let k = 0;
+  for (let ij = 0; ij < sim.length; ij++) {
+    const s = sim[ij];
+    if (s >= nameMatchThreshold) keys[k++] = (2 ** 30 - Math.round(s * 2 ** 30)) * PAIR_SPACE + ij;
+  }
+  keys.sort();
+  yield;
+  for (let c = 0; c < keys.length; c++) {
+    const ij = keys[c] % PAIR_SPACE;
+    const i = Math.floor(ij / nP);
+    const j = ij - i * nP;
+    if (platformOf[i] !== undefined || used[j]) continue;
+    platformOf[i] = j;
+    by[i] = "name";
+    used[j] = 1;
   }
   const nearest: (Candidate | undefined)[] = new Array(tracker.length).fill(undefined);
-  for (const c of sims) {
-    if (platformOf[c.i] !== undefined || used[c.j]) continue;
-    const cur = nearest[c.i];
-    if (cur === undefined || c.s > cur.similarity) nearest[c.i] = { id: platform[c.j].id, name: platform[c.j].name, similarity: c.s };
+  for (let i = 0; i < tracker.length; i++) {
+    if (platformOf[i] !== undefined) continue;
+    let best = -1;
+    for (let j = 0; j < nP; j++) if (!used[j] && (best < 0 || sim[i * nP + j] > sim[i * nP + best])) best = j;
+    if (best >= 0) nearest[i] = { id: platform[best].id, name: platform[best].name, similarity: sim[i * nP + best] };
   }
   return { platformOf, by, nearest };
+}
+
+function runSync<T>(steps: Generator<void, T>): T {
+  for (;;) {
+    const r = steps.next();
+    if (r.done === true) return r.value;
+  }
+}
+
+async function runYielding<T>(steps: Generator<void, T>): Promise<T> {
+  for (;;) {
+    const r = steps.next();
+    if (r.done === true) return r.value;
+    await new Promise<void>((res) => setImmediate(res));
+  }
+}
+
+/** Which platform record (index) goes with each tracker record (index), and how. */
+export function matchRecords(tracker: readonly TrackerRecord[], platform: readonly PlatformRecord[], nameMatchThreshold: number): Matching {
+  return runSync(matchSteps(tracker, platform, nameMatchThreshold));
 }
 
 /**
@@ -106,6 +177,21 @@ export function matchRecords(
  * future) throws a 400 HttpError naming the field; nothing is decided then.
  */
 export function reconcile(tracker: readonly TrackerRecord[], platform: readonly PlatformRecord[], nowMs: number, opts: ReconcileOptions): ReconcileResult {
+  return runSync(reconcileSteps(tracker, platform, nowMs, opts));
+}
+
+/**
+ * reconcile() for a server: the name comparisons run in slices of about a millisecond with the
+ * event loop free between them. Validation comes first (a 400 rejects before any slice); the
+ * decisions are made after the last slice, from the state of `opts.resumeOf` at that moment.
+ */
+export function reconcileYielding(tracker: readonly TrackerRecord[], platform: readonly PlatformRecord[], nowMs: number, opts: ReconcileOptions): Promise<ReconcileResult> {
+  const steps = reconcileSteps(tracker, platform, nowMs, opts);
+  const first = steps.next(); // runs the validation synchronously: it throws here, not in a later tick
+  return first.done === true ? Promise.resolve(first.value) : runYielding(steps);
+}
+
+function* reconcileSteps(tracker: readonly TrackerRecord[], platform: readonly PlatformRecord[], nowMs: number, opts: ReconcileOptions): Generator<void, ReconcileResult> {
   const pre = opts.fieldPrefix ?? "";
   assertUniqueIds(tracker, `${pre}tracker`);
   assertUniqueIds(platform, `${pre}platform`);
@@ -121,17 +207,21 @@ export function reconcile(tracker: readonly TrackerRecord[], platform: readonly 
     return ms;
   });
 
-  const { platformOf, by, nearest } = matchRecords(tracker, platform, opts.nameMatchThreshold);
+  yield; // validated
+  const { platformOf, by, nearest } = yield* matchSteps(tracker, platform, opts.nameMatchThreshold);
   const assessments: Assessment[] = [];
   const unmatchedTracker: ReconcileResult["unmatchedTracker"] = [];
-  tracker.forEach((t, i) => {
+  const matchedInputs: (MatchedInput | undefined)[] = [];
+  for (let i = 0; i < tracker.length; i++) {
+    const t = tracker[i];
     const j = platformOf[i];
     const flight = flights[i];
     if (j === undefined) {
       unmatchedTracker.push({ id: t.id, name: t.name, nearest: nearest[i] ?? null });
       const ex = explainUnmatched(t, nearest[i], opts.nameMatchThreshold);
       assessments.push({ ...ex, tracker: t, flight, platform: null, matchedBy: null, confidence: null, pace: null, zeroDelivery: false });
-      return;
+      matchedInputs.push(undefined);
+      continue;
     }
     const p = platform[j];
     // the target is taken when the platform measured the spend, not later: stale data must not look behind
@@ -139,12 +229,18 @@ export function reconcile(tracker: readonly TrackerRecord[], platform: readonly 
     const pace = paceAt(t, flight, p.spend, asOfMs);
     const conf = confidence(t, p, updatedMs[j], nowMs);
     const zeroDelivery = p.spend === 0 && asOfMs > flight.startMs && asOfMs < flight.endMs;
-    const ex = explainMatched(
-      { tracker: t, flight, platform: p, matchedBy: by[i]!, confidence: conf, pace, asOfMs, zeroDelivery, resume: opts.resumeOf?.(t.id) },
-      opts,
-    );
-    assessments.push({ ...ex, tracker: t, flight, platform: p, matchedBy: by[i]!, confidence: conf, pace, zeroDelivery });
-  });
+    const input: MatchedInput = { tracker: t, flight, platform: p, matchedBy: by[i]!, confidence: conf, pace, asOfMs, zeroDelivery, resume: opts.resumeOf?.(t.id) };
+    assessments.push({ ...explainMatched(input, opts), tracker: t, flight, platform: p, matchedBy: by[i]!, confidence: conf, pace, zeroDelivery });
+    matchedInputs.push(input);
+    if (i % ASSESS_SLICE === ASSESS_SLICE - 1) yield;
+  }
+  // a human may have resumed a campaign while this ran: decide those again with the resume in view
+  for (let i = 0; i < tracker.length; i++) {
+    const input = matchedInputs[i];
+    if (input === undefined) continue;
+    const resume = opts.resumeOf?.(input.tracker.id);
+    if (resume?.id !== input.resume?.id) assessments[i] = { ...assessments[i], ...explainMatched({ ...input, resume }, opts) };
+  }
   const matched = new Set(platformOf.filter((j): j is number => j !== undefined));
   const unmatchedPlatform = platform.filter((_, j) => !matched.has(j)).map((p) => ({ id: p.id, name: p.name }));
   return { assessments, unmatchedTracker, unmatchedPlatform };

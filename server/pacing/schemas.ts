@@ -64,10 +64,13 @@ export const PlatformRecord = Type.Object(
 );
 export type PlatformRecord = Static<typeof PlatformRecord>;
 
+/** Most records of each kind in one reconciliation (500 × 500 name comparisons at most). */
+export const MAX_RECORDS = 500;
+
 export const ReconcileBody = Type.Object(
   {
-    tracker: Type.Array(TrackerRecord, { minItems: 1, maxItems: 500 }),
-    platform: Type.Array(PlatformRecord, { maxItems: 500 }),
+    tracker: Type.Array(TrackerRecord, { minItems: 1, maxItems: MAX_RECORDS }),
+    platform: Type.Array(PlatformRecord, { maxItems: MAX_RECORDS }),
   },
   closed,
 );
@@ -186,9 +189,9 @@ export const ReconcileEntry = Type.Object(
     id: Type.String({ maxLength: 64 }),
     tracker: Type.Integer({ minimum: 0 }),
     platform: Type.Integer({ minimum: 0 }),
-    decisions: Type.Array(Type.String({ maxLength: 64 }), { maxItems: 500 }),
-    unmatchedTracker: Type.Array(CampaignId, { maxItems: 500 }),
-    unmatchedPlatform: Type.Array(Type.Object({ id: PlatformId, name: Name }, closed), { maxItems: 500 }),
+    decisions: Type.Array(Type.String({ maxLength: 64 }), { maxItems: MAX_RECORDS }),
+    unmatchedTracker: Type.Array(CampaignId, { maxItems: MAX_RECORDS }),
+    unmatchedPlatform: Type.Array(Type.Object({ id: PlatformId, name: Name }, closed), { maxItems: MAX_RECORDS }),
   },
   closed,
 );
@@ -208,9 +211,9 @@ export const ReconcileResponse = Type.Object(
   {
     id: Type.String({ maxLength: 64, description: "the audit entry summing up this reconciliation" }),
     at: IsoDateTime,
-    decisions: Type.Array(Decision, { maxItems: 500, description: "one per tracker record, in their order" }),
-    unmatchedTracker: Type.Array(Type.Object({ id: CampaignId, name: Name, nearest: nullable(Candidate) }, closed), { maxItems: 500 }),
-    unmatchedPlatform: Type.Array(Type.Object({ id: PlatformId, name: Name }, closed), { maxItems: 500 }),
+    decisions: Type.Array(Decision, { maxItems: MAX_RECORDS, description: "one per tracker record, in their order" }),
+    unmatchedTracker: Type.Array(Type.Object({ id: CampaignId, name: Name, nearest: nullable(Candidate) }, closed), { maxItems: MAX_RECORDS }),
+    unmatchedPlatform: Type.Array(Type.Object({ id: PlatformId, name: Name }, closed), { maxItems: MAX_RECORDS }),
     summary: Type.Object(
       {
         tracker: Type.Integer({ minimum: 0 }),
