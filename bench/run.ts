@@ -39,6 +39,7 @@ const SUITES: Suite[] = [
   { name: "train", load: async () => (await import("./learner.bench.js")).benchTrain },
   { name: "server", load: async () => (await import("./server.bench.js")).benchServer },
   { name: "run_folder", load: async () => (await import("./run_folder.bench.js")).benchRunFolder },
+  { name: "pacing", load: async () => (await import("./pacing.bench.js")).benchPacing },
 ];
 
 /** Project root whether running from sources (bench/run.ts) or compiled (dist/bench/run.js). */

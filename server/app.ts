@@ -2,6 +2,7 @@
 // (server/main.ts listens; tests use app.inject). Parts are plugins wired through the contracts in
 // server/contracts.ts: the pacing guard gates bids and takes delivered spend from feedback; the
 // decision log records served bids so feedback can be joined to them for offline training.
+import { join } from "node:path";
 import Fastify, {
   type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions, type RawReplyDefaultExpression,
   type RawRequestDefaultExpression, type RawServerDefault,
@@ -21,6 +22,8 @@ import { bidRoutes } from "./routes/bids.js";
 import { opsRoutes } from "./routes/ops.js";
 import type { WasmTarget } from "../wasm/loader.js";
 import { OBS_DIM } from "../wasm/layout.js";
+import { PacingGuard, type PacingOptions } from "./pacing/guard.js";
+import { pacingRoutes } from "./routes/pacing.js";
 
 export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
 
@@ -33,6 +36,8 @@ export interface AppOptions {
   checkpoint?: string;
   /** API keys accepted in `x-api-key` (or `authorization: Bearer KEY`); none = no auth */
   apiKeys?: string[];
+  /** pacing guard thresholds and limits (docs/pacing.md); its files go to <dataDir>/pacing/ */
+  pacing?: PacingOptions;
   /** pino logger options, or false (default) */
   logger?: FastifyServerOptions["logger"];
   /** bids: deadline from arrival (ms, default 10) after which the fallback is answered instead */
@@ -211,6 +216,16 @@ export async function buildApp(opts: AppOptions): Promise<App> {
       for (let waited = 0; app.isUnderPressure() && waited < 20 * interval; waited += interval) await sleep();
     });
   }
+  const pacing = await PacingGuard.open(join(opts.dataDir, "pacing"), opts.pacing, {
+    onHalt: (campaign) => ctx.metrics.halts.inc({ campaign }),
+    onError: (err) => app.log.error({ err }, "pacing guard"),
+  });
+  if (pacing.report.tornBytes > 0) {
+    app.log.warn({ audit: pacing.report.path, tornBytes: pacing.report.tornBytes, torn: pacing.report.tornPreview }, "pacing audit log: truncated a torn last line (a write cut short by a crash)");
+  }
+  ctx.gate = pacing;
+  ctx.delivery = pacing;
+  app.addHook("onClose", () => pacing.close());
   await app.register(swagger, {
     openapi: {
       openapi: "3.0.3",
@@ -220,6 +235,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   });
   await app.register(swaggerUi, { routePrefix: "/docs" });
   await app.register(opsRoutes);
+  await app.register(pacingRoutes, { guard: pacing });
   // parts register below (each a plugin in server/routes/): bids, pacing, simulations, feedback
   await app.register(bidRoutes, {
     policy,

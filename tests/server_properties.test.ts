@@ -56,6 +56,9 @@ function valid(s: Schema | undefined, depth = 0): fc.Arbitrary<unknown> {
     case "number": return num(false);
     case "null": return fc.constant(null);
     case "string": {
+      const dates = fc.date({ min: new Date("2025-01-01"), max: new Date("2027-12-31"), noInvalidDate: true });
+      if (s.pattern === "^\\d{4}-\\d{2}-\\d{2}$") return dates.map((d) => d.toISOString().slice(0, 10)); // real calendar dates
+      if (typeof s.pattern === "string" && s.pattern.startsWith("^\\d{4}-\\d{2}-\\d{2}T")) return dates.map((d) => d.toISOString());
       if (s.format === "date-time") return fc.date({ min: new Date("2020-01-01"), max: new Date("2030-01-01"), noInvalidDate: true }).map((d) => d.toISOString());
       if (typeof s.pattern === "string") return fc.stringMatching(new RegExp(s.pattern)).filter((x) => x.length <= ((s.maxLength as number) ?? 1e9) && x.length >= ((s.minLength as number) ?? 0));
       return fc.string({ minLength: (s.minLength as number) ?? 0, maxLength: Math.min((s.maxLength as number) ?? 20, 20) });

@@ -4,6 +4,7 @@
 // directory is fsync'd so the rename itself is durable.
 import { randomBytes } from "node:crypto";
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { open, rename, rm } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 
 export type FileData = string | Uint8Array;
@@ -37,21 +38,39 @@ export function assertPlainFileName(name: string, what = "file name"): void {
 // program there.
 const DIR_FSYNC_UNSUPPORTED = new Set(["EISDIR", "EPERM", "EINVAL", "ENOTSUP", "EBADF"]);
 
+const dirFsyncUnsupported = (e: unknown): boolean => DIR_FSYNC_UNSUPPORTED.has((e as NodeJS.ErrnoException).code ?? "");
+
 /** Flushes a directory's entries (new names, renames, removals) to disk. */
 export function fsyncDir(dir: string): void {
   let fd: number;
   try {
     fd = openSync(dir, "r");
   } catch (e) {
-    if (DIR_FSYNC_UNSUPPORTED.has((e as NodeJS.ErrnoException).code ?? "")) return;
+    if (dirFsyncUnsupported(e)) return;
     throw e;
   }
   try {
     fsyncSync(fd);
   } catch (e) {
-    if (!DIR_FSYNC_UNSUPPORTED.has((e as NodeJS.ErrnoException).code ?? "")) throw e;
+    if (!dirFsyncUnsupported(e)) throw e;
   } finally {
     closeSync(fd);
+  }
+}
+
+/** fsyncDir without blocking the event loop (for the server). */
+export async function fsyncDirAsync(dir: string): Promise<void> {
+  const fh = await open(dir, "r").catch((e: unknown) => {
+    if (dirFsyncUnsupported(e)) return undefined;
+    throw e;
+  });
+  if (fh === undefined) return;
+  try {
+    await fh.sync().catch((e: unknown) => {
+      if (!dirFsyncUnsupported(e)) throw e;
+    });
+  } finally {
+    await fh.close();
   }
 }
 
@@ -79,6 +98,26 @@ export function writeFileAtomic(path: string, data: FileData): void {
     throw e;
   }
   fsyncDir(dirname(target));
+}
+
+/** writeFileAtomic without blocking the event loop (for the server): same guarantees. */
+export async function writeFileAtomicAsync(path: string, data: FileData): Promise<void> {
+  const target = resolve(path);
+  const tmp = tmpSibling(target);
+  try {
+    const fh = await open(tmp, "w");
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, target);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
+  await fsyncDirAsync(dirname(target));
 }
 
 function fileEntries(files: FileSet): (readonly [string, FileData])[] {
