@@ -20,6 +20,8 @@ import { errorBody, registerErrors } from "./errors.js";
 import { PolicyServer } from "./policy_server.js";
 import { bidRoutes } from "./routes/bids.js";
 import { opsRoutes } from "./routes/ops.js";
+import { simulationRoutes } from "./routes/simulations.js";
+import { SimulationService, type SimulationServiceOptions } from "./simulations/service.js";
 import type { WasmTarget } from "../wasm/loader.js";
 import { OBS_DIM } from "../wasm/layout.js";
 import { PacingGuard, type PacingOptions } from "./pacing/guard.js";
@@ -58,6 +60,9 @@ export interface AppOptions {
   wasm?: WasmTarget;
   /** seed of the server's sampling stream for `sample: true` requests without a seed (default: time) */
   seed?: number;
+  /** what-if simulations: worker threads (default 1), jobs kept (64), jobs queued (16; more get 429),
+   *  worlds per task (8) */
+  simulations?: SimulationServiceOptions;
 }
 
 /** Shared state the plugins read (decorated on the app as `app.gaelp`). */
@@ -70,6 +75,8 @@ export interface AppContext {
   policy: PolicyProvider;
   /** every route with its schema, as registered (the property tests fire bodies at each) */
   routes: { method: string; url: string; schema?: Record<string, unknown>; bodyLimit?: number }[];
+  /** the what-if simulation runner (its worker pool starts with the first job) */
+  simulations: SimulationService;
 }
 
 declare module "fastify" {
@@ -144,14 +151,16 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   const policy = new PolicyServer(opts.runsRoot, opts.wasm ?? "release", opts.seed);
   if (opts.checkpoint !== undefined) policy.load(opts.checkpoint, "checkpoint");
 
+  const metrics = createMetrics();
   const ctx: AppContext = {
     opts: { ...opts, runsRoot: opts.runsRoot, dataDir: opts.dataDir },
-    metrics: createMetrics(),
+    metrics,
     gate: ALWAYS_ACTIVE,
     delivery: NO_SINK,
     decisions: NO_SINK,
     policy,
     routes: [],
+    simulations: new SimulationService(opts.simulations, (status) => metrics.simulations.inc({ status })),
   };
   app.decorate("gaelp", ctx);
   app.addHook("onRoute", (r) => {
@@ -245,5 +254,6 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     bidsBodyLimit: limits.bids,
     maxBatch: opts.maxBatch ?? 4096,
   });
+  await app.register(simulationRoutes, { service: ctx.simulations, bodyLimit: 64 * 1024 });
   return app;
 }

@@ -31,7 +31,8 @@ export interface JobResult {
   seconds: number;
 }
 
-function makeBidder(b: JobBidder, wasm?: WasmTarget): Bidder {
+/** The bidder a job names (also used by the server's what-if worker, server/simulations/worker.ts). */
+export function makeBidder(b: JobBidder, wasm?: WasmTarget): Bidder {
   if (b.kind === "baseline") return createBidder(b.name, b.params);
   return new PolicyBidder({ spec: b.spec, weights: b.weights, name: b.name, greedy: b.greedy, seed: b.seed, wasm });
 }

@@ -1,6 +1,13 @@
 // Evaluates a bidder over many seeded worlds for one flight each and summarises the campaign KPIs
 // with 95% t-intervals over worlds. Worlds run in one VectorEnv; a world that finishes its first
 // flight keeps stepping (the env steps every world) but its KPIs are frozen at that point.
+//
+// With `daily: true` each world also gets its flight day by day (the what-if simulations of the
+// server, server/simulations). The env runs a world's clock forward inside a step, so a day is cut
+// where the world's next decision falls on a later day: a day's figures are what accrued from its
+// first decision up to the first decision of a later day (conversions arriving in the hours before
+// that decision count for the earlier day). Spend is exact per day (it is paid at the decision),
+// days without a decision (budget spent) are 0, and the days add up to the flight's totals.
 import { ATTRIBUTION_MODELS, CHANNEL_NAMES, type GaelpConfig, validateConfig } from "../env/config.js";
 import { type BidAction, VectorEnv } from "../env/vector_env.js";
 import type { WasmTarget } from "../wasm/loader.js";
@@ -23,6 +30,27 @@ export interface SimulationOptions {
   wasm?: WasmTarget;
   /** safety stop: steps without every world finishing its flight (default: generous bound) */
   maxSteps?: number;
+  /** global index of the first world (env/seeds.ts), so a run split into world groups gives the
+   *  worlds of one big run (default 0) */
+  worldOffset?: number;
+  /** also record each world's flight day by day and its spend by channel (WorldResult.daily) */
+  daily?: boolean;
+}
+
+/** Columns of WorldResult.daily, per flight day. */
+export const DAILY_METRICS = ["impressions", "clicks", "conversions", "spend", "revenue"] as const;
+export type DailyMetric = (typeof DAILY_METRICS)[number];
+const DAILY_STATS = [L.S_IMPRESSIONS, L.S_CLICKS, L.S_CONVERSIONS, L.S_SPEND, L.S_REVENUE];
+const ND = DAILY_METRICS.length;
+
+/** One world's flight day by day (SimulationOptions.daily). */
+export interface DailyRecord {
+  /** flight day x DAILY_METRICS, row-major: value of metric k on day d at [d * DAILY_METRICS.length + k] */
+  values: Float64Array;
+  /** our spend by channel over the flight, dollars (CHANNEL_NAMES order) */
+  channelSpend: Float64Array;
+  /** flight day of the flight's last decision (before days - 1 when the flight budget ran out) */
+  lastDay: number;
 }
 
 /** Per-world campaign KPIs of one flight. Ratios are NaN when their denominator is 0. */
@@ -63,6 +91,8 @@ export interface WorldResult {
   attribution: Record<string, number>;
   /** raw statsOf(w, 'last') at the end of the first flight, by S_* index */
   stats: number[];
+  /** with `daily: true` only */
+  daily?: DailyRecord;
 }
 
 export interface SimulationReport {
@@ -154,6 +184,58 @@ export function attributionShares(split: ArrayLike<number>, model: number): Reco
   return out;
 }
 
+/** Books each world's first flight into days (SimulationOptions.daily; see the file comment). */
+class DailyTracker {
+  private readonly values: Float64Array[];
+  private readonly channelSpend: Float64Array[];
+  /** cumulative DAILY_STATS of the flight at the last day cut, per world */
+  private readonly booked: Float64Array;
+  private readonly day: Int32Array;
+  /** channel of each world's pending decision (the env rewrites info in place on step) */
+  private readonly channel: Int32Array;
+
+  constructor(worlds: number, private readonly days: number, private readonly flightStartHour: number) {
+    this.values = Array.from({ length: worlds }, () => new Float64Array(days * ND));
+    this.channelSpend = Array.from({ length: worlds }, () => new Float64Array(L.NUM_CHANNELS));
+    this.booked = new Float64Array(worlds * ND);
+    this.day = new Int32Array(worlds);
+    this.channel = new Int32Array(worlds);
+  }
+
+  beforeStep(info: Float64Array, results: (WorldResult | undefined)[]): void {
+    for (let w = 0; w < this.channel.length; w++) if (results[w] === undefined) this.channel[w] = info[w * L.INFO_DIM + L.I_CHANNEL];
+  }
+
+  /** After world w's step: its decision's cost by channel, and a day cut when its next decision
+   *  falls on a later flight day (or the flight ended: `stats` of the finished flight). */
+  afterStep(w: number, info: Float64Array, ended: boolean, env: VectorEnv): void {
+    this.channelSpend[w][this.channel[w]] += info[w * L.INFO_DIM + L.I_COST];
+    if (ended) {
+      this.cut(w, env.statsOf(w, "last"));
+      return;
+    }
+    const day = Math.min(this.days - 1, Math.floor((info[w * L.INFO_DIM + L.I_HOUR] - this.flightStartHour) / 24));
+    if (day > this.day[w]) {
+      this.cut(w, env.statsOf(w, "episode"));
+      this.day[w] = day;
+    }
+  }
+
+  private cut(w: number, stats: Float64Array): void {
+    const row = this.values[w];
+    const at = this.day[w] * ND;
+    for (let k = 0; k < ND; k++) {
+      const now = stats[DAILY_STATS[k]];
+      row[at + k] += now - this.booked[w * ND + k];
+      this.booked[w * ND + k] = now;
+    }
+  }
+
+  record(w: number): DailyRecord {
+    return { values: this.values[w], channelSpend: this.channelSpend[w], lastDay: this.day[w] };
+  }
+}
+
 export function runSimulation(opts: SimulationOptions): SimulationReport {
   const { bidder, worlds, days, seed } = opts;
   if (!Number.isInteger(worlds) || worlds < 1) throw new RangeError(`worlds must be an integer >= 1, got ${worlds}`);
@@ -162,10 +244,12 @@ export function runSimulation(opts: SimulationOptions): SimulationReport {
   const c = config.campaign;
   const budgetCap = Math.min(c.flightBudget, c.dailyBudget * days);
   const model = ATTRIBUTION_MODELS.indexOf(config.attribution.model);
+  const worldOffset = opts.worldOffset ?? 0;
 
   const t0 = performance.now();
-  const env = VectorEnv.create({ config, numWorlds: worlds, seed, stream: opts.stream, wasm: opts.wasm });
+  const env = VectorEnv.create({ config, numWorlds: worlds, seed, stream: opts.stream, worldOffset, wasm: opts.wasm });
   const results: (WorldResult | undefined)[] = new Array(worlds);
+  const track = opts.daily === true ? new DailyTracker(worlds, days, config.market.warmupDays * 24) : undefined;
   let steps = 0;
   let opportunities = 0;
   let decisions = 0;
@@ -181,17 +265,22 @@ export function runSimulation(opts: SimulationOptions): SimulationReport {
         throw new Error(`simulate: ${worlds - finished} of ${worlds} worlds had not finished a ${days}-day flight after ${steps} steps`);
       }
       bidder.act(obs, info, action);
+      track?.beforeStep(info, results);
       const [nextObs, reward, terminated, truncated, nextInfo] = env.step(action);
       steps++;
       bidder.observe(reward, terminated, truncated, nextInfo);
       for (let w = 0; w < worlds; w++) {
-        if (results[w] !== undefined || (terminated[w] === 0 && truncated[w] === 0)) continue;
+        if (results[w] !== undefined) continue;
+        const ended = terminated[w] !== 0 || truncated[w] !== 0;
+        if (track) track.afterStep(w, nextInfo, ended, env);
+        if (!ended) continue;
         const stats = env.statsOf(w, "last");
         results[w] = {
-          world: w,
+          world: worldOffset + w,
           kpis: worldKpis(stats, budgetCap, nextInfo[w * L.INFO_DIM + L.I_TERMINAL_KIND]),
           attribution: attributionShares(env.attributionSplit(w), model),
           stats: Array.from(stats),
+          ...(track ? { daily: track.record(w) } : {}),
         };
         finished++;
       }

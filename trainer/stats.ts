@@ -195,3 +195,24 @@ export function summarizeHistogram(hist: ArrayLike<number>, binWidth = 1): Histo
     max: max * binWidth,
   };
 }
+
+// ---- empirical quantiles -------------------------------------------------------------------------
+
+/** The q-quantile (0 <= q <= 1) of ascending-sorted values, linearly interpolated between order
+ *  statistics (Hyndman & Fan type 7, the default of R, NumPy and pandas); NaN for no values. */
+export function quantileSorted(sorted: ArrayLike<number>, q: number): number {
+  if (!(q >= 0 && q <= 1)) throw new RangeError(`quantileSorted: q must be in [0, 1], got ${q}`);
+  const n = sorted.length;
+  if (n === 0) return Number.NaN;
+  const h = (n - 1) * q;
+  const lo = Math.floor(h);
+  const hi = Math.min(n - 1, lo + 1);
+  return sorted[lo] + (h - lo) * (sorted[hi] - sorted[lo]);
+}
+
+/** The finite values of xs, ascending (NaN and ±Infinity dropped, as tInterval drops them). */
+export function finiteSorted(xs: ArrayLike<number>): Float64Array {
+  const out: number[] = [];
+  for (let i = 0; i < xs.length; i++) if (Number.isFinite(xs[i])) out.push(xs[i]);
+  return Float64Array.from(out).sort();
+}

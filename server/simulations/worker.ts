@@ -1,0 +1,49 @@
+// Piscina worker of the what-if simulations: one task = one world config flown by one bidder in a
+// group of seeded worlds (trainer/simulate.ts runSimulation with its day-by-day record). The
+// result goes back as transferred typed arrays, never cloned; the main thread only aggregates.
+import { move, transferableSymbol, valueSymbol } from "piscina";
+import { CHANNEL_NAMES } from "../../env/config.js";
+import { makeBidder } from "../../trainer/eval_worker.js";
+import { DAILY_METRICS, runSimulation } from "../../trainer/simulate.js";
+import type { SimTask, SimTaskResult } from "./plan.js";
+
+const NC = CHANNEL_NAMES.length;
+const ND = DAILY_METRICS.length;
+
+/** Runs one task; the in-process form of what the pool runs (tests and the bench call it too). */
+export function runSimTask(t: SimTask): SimTaskResult {
+  const r = runSimulation({
+    config: t.config, bidder: makeBidder(t.bidder, t.wasm), worlds: t.worlds, days: t.days, seed: t.seed,
+    stream: t.stream, worldOffset: t.worldOffset, wasm: t.wasm, daily: true,
+  });
+  const out: SimTaskResult = {
+    worldOffset: t.worldOffset,
+    worlds: t.worlds,
+    daily: new Float64Array(t.worlds * t.days * ND),
+    channelSpend: new Float64Array(t.worlds * NC),
+    channelValue: new Float64Array(t.worlds * NC),
+    lastDay: new Int32Array(t.worlds),
+    exhausted: new Uint8Array(t.worlds),
+    decisions: r.rates.decisions,
+    seconds: r.rates.wallSeconds,
+  };
+  r.perWorld.forEach((w, i) => {
+    const rec = w.daily!;
+    out.daily.set(rec.values, i * t.days * ND);
+    out.channelSpend.set(rec.channelSpend, i * NC);
+    // our credited value by channel: the flight's attributed revenue split by the configured
+    // model's channel shares (NaN shares, no credit at all, split nothing)
+    CHANNEL_NAMES.forEach((ch, c) => (out.channelValue[i * NC + c] = Number.isFinite(w.attribution[ch]) ? w.attribution[ch] * w.kpis.revenue : 0));
+    out.lastDay[i] = rec.lastDay;
+    out.exhausted[i] = w.kpis.budgetExhausted;
+  });
+  return out;
+}
+
+export default function runTask(t: SimTask): unknown {
+  const out = runSimTask(t);
+  return move({
+    [transferableSymbol]: [out.daily.buffer, out.channelSpend.buffer, out.channelValue.buffer, out.lastDay.buffer, out.exhausted.buffer],
+    [valueSymbol]: out,
+  } as never);
+}
