@@ -6,7 +6,7 @@ import seedrandom from "seedrandom";
 import { CHANNEL_NAMES, type GaelpConfig } from "../../env/config.js";
 import { DAILY_METRICS } from "../../trainer/simulate.js";
 import { finiteSorted, mean, quantileSorted, tInterval } from "../../trainer/stats.js";
-import { applyMultipliers, launchWeekdayOf, PRESETS, startDayForLaunch } from "./plan.js";
+import { launchWeekdayOf, startDayForLaunch } from "./plan.js";
 import type { SimTaskResult } from "./plan.js";
 import {
   type BudgetLevelResult, type DeltaResult, type Multipliers, type RecommendationResult, type RiskResult, type ScenarioResult,
@@ -440,9 +440,4 @@ export function recommendation(p: Pivot, real: WorldsData | undefined, variant: 
   const preview = { profit: delta(a.profit, b.profit), revenue: delta(a.revenue, b.revenue), spend: delta(a.spend, b.spend), roas: delta(a.roas, b.roas) };
   const recommended = preview.profit.n >= 2 && preview.profit.lo !== null && preview.profit.lo > 0;
   return { kind: p.kind, applicable: true, recommended, action: p.action, changes: p.changes, preview };
-}
-
-/** The realistic config with rivals `competition` x as aggressive (the competitor-threat run). */
-export function threatConfig(base: GaelpConfig, competition: number): GaelpConfig {
-  return applyMultipliers(base, { ...PRESETS.realistic, competition }, "body");
 }

@@ -70,6 +70,9 @@ export interface Prepared {
   hash: string;
   /** the realistic world config (the campaign in its market, flight length set) */
   base: GaelpConfig;
+  /** the validated world configs of the job's phase 1: each scenario's (request order), each
+   *  budget level's (ascending) and the competitor-threat stress run's */
+  configs: { scenarios: GaelpConfig[]; levels: GaelpConfig[]; threat: GaelpConfig };
   bidder: JobBidder;
   bidderInfo: { name: string; params: Record<string, number>; run?: string; step?: number; policyVersion?: number; weightsSha256?: string };
 }
@@ -123,17 +126,16 @@ function checked(config: GaelpConfig, field: string): GaelpConfig {
   }
 }
 
-/** The config with a scenario's multipliers applied (the mapping in the file comment). */
+/** The config with a scenario's multipliers applied (the mapping in the file comment). The parts
+ *  not changed are shared with `config`, not copied: configs are never mutated once built. */
 export function applyMultipliers(config: GaelpConfig, m: Multipliers, field = "body"): GaelpConfig {
-  const c = structuredClone(config);
-  c.campaign.dailyBudget *= m.budget;
-  c.campaign.flightBudget *= m.budget;
-  for (const r of c.rivals) r.valueMult *= m.competition;
-  c.market.rivalBudgetScale *= m.competition;
-  c.market.activityScale *= m.seasonality;
-  c.fatigue.creativePerExposure *= m.fatigue;
-  c.fatigue.userPerAd *= m.fatigue;
-  return checked(c, field);
+  return checked({
+    ...config,
+    campaign: { ...config.campaign, dailyBudget: config.campaign.dailyBudget * m.budget, flightBudget: config.campaign.flightBudget * m.budget },
+    rivals: config.rivals.map((r) => ({ ...r, valueMult: r.valueMult * m.competition })),
+    market: { ...config.market, rivalBudgetScale: config.market.rivalBudgetScale * m.competition, activityScale: config.market.activityScale * m.seasonality },
+    fatigue: { ...config.fatigue, creativePerExposure: config.fatigue.creativePerExposure * m.fatigue, userPerAd: config.fatigue.userPerAd * m.fatigue },
+  }, field);
 }
 
 /** Weekday index (0 = Monday) of flight day 0 in `config` (the world clock starts warmupDays earlier). */
@@ -240,9 +242,12 @@ export function prepare(body: SimulationRequest, served: ServedPolicy | undefine
   const s = campaign.surge ?? { startDay: 0, endDay: 0, activityMult: 1, valueMult: 1 };
   Object.assign(cfg.market, { surgeStartDay: s.startDay, surgeEndDay: s.endDay, surgeActivityMult: s.activityMult, surgeValueMult: s.valueMult });
   const base = checked(cfg, "body.campaign");
-  // every scenario's config must be valid before the job is accepted
-  scenarios.forEach((sc, i) => applyMultipliers(base, sc.multipliers, scenarioField(i)));
-  for (const m of levels) applyMultipliers(base, { ...PRESETS.realistic, budget: m }, "body.budgetMultipliers");
+  // every config of the job must be valid before the job is accepted
+  const configs = {
+    scenarios: scenarios.map((sc, i) => applyMultipliers(base, sc.multipliers, scenarioField(i))),
+    levels: levels.map((m) => applyMultipliers(base, { ...PRESETS.realistic, budget: m }, "body.budgetMultipliers")),
+    threat: applyMultipliers(base, { ...PRESETS.realistic, competition: THREAT_COMPETITION }, "body.market"),
+  };
 
   let bidder: JobBidder;
   let bidderInfo: Prepared["bidderInfo"];
@@ -262,7 +267,7 @@ export function prepare(body: SimulationRequest, served: ServedPolicy | undefine
   }
   if (market === "served") identity = policyIdentity(served!);
   const hash = createHash("sha256").update(stableJson({ request, served: identity })).digest("hex");
-  return { request, hash, base, bidder, bidderInfo };
+  return { request, hash, base, configs, bidder, bidderInfo };
 }
 
 /** Key of a world config within a job (equal configs are simulated once). */

@@ -15,9 +15,9 @@ import { compiledWorkerFile } from "../../engine/rollout_engine.js";
 import type { WasmTarget } from "../../wasm/loader.js";
 import { HttpError } from "../errors.js";
 import {
-  type LevelRun, type Pivot, type WorldsData, addTask, budgetLevels, choosePivots, emptyWorlds, recommendation, risks, scenarioResult, threatConfig,
+  type LevelRun, type Pivot, type WorldsData, addTask, budgetLevels, choosePivots, emptyWorlds, recommendation, risks, scenarioResult,
 } from "./analysis.js";
-import { type Prepared, type SimTask, type SimTaskResult, PRESETS, THREAT_COMPETITION, applyMultipliers, configKey, tasksFor } from "./plan.js";
+import { type Prepared, type SimTask, type SimTaskResult, THREAT_COMPETITION, configKey, tasksFor } from "./plan.js";
 import type { JobStatus, SimulationJob, SimulationResult } from "./schemas.js";
 
 export interface SimulationServiceOptions {
@@ -293,9 +293,9 @@ export class SimulationService {
       return r;
     };
 
-    const scenarioRuns = p.request.scenarios.map((s) => want(applyMultipliers(p.base, s.multipliers)));
-    const levelRuns = p.request.budgetMultipliers.map((m) => ({ multiplier: m, run: want(applyMultipliers(p.base, { ...PRESETS.realistic, budget: m })) }));
-    const threatRun = want(threatConfig(p.base, THREAT_COMPETITION));
+    const scenarioRuns = p.configs.scenarios.map(want);
+    const levelRuns = p.request.budgetMultipliers.map((m, i) => ({ multiplier: m, run: want(p.configs.levels[i]) }));
+    const threatRun = want(p.configs.threat);
     const real = scenarioRuns[0];
     job.tasks = groups * (runs.size + (p.request.recommendations ? PIVOTS_EXPECTED : 0));
     await this.runConfigs(job, [...runs.values()]);
