@@ -40,6 +40,7 @@ const SUITES: Suite[] = [
   { name: "server", load: async () => (await import("./server.bench.js")).benchServer },
   { name: "run_folder", load: async () => (await import("./run_folder.bench.js")).benchRunFolder },
   { name: "pacing", load: async () => (await import("./pacing.bench.js")).benchPacing },
+  { name: "simulations", load: async () => (await import("./simulations.bench.js")).benchSimulations },
 ];
 
 /** Project root whether running from sources (bench/run.ts) or compiled (dist/bench/run.js). */

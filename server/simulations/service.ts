@@ -9,6 +9,7 @@
 // and a cancelled job stops within one task: its queued tasks are dropped and its running task's
 // worker thread is terminated by Piscina (the AbortSignal), then replaced.
 import { randomBytes } from "node:crypto";
+import { setMaxListeners } from "node:events";
 import { Piscina } from "piscina";
 import type { GaelpConfig } from "../../env/config.js";
 import { compiledWorkerFile } from "../../engine/rollout_engine.js";
@@ -142,6 +143,7 @@ export class SimulationService {
       result: null,
       error: null,
     };
+    setMaxListeners(0, job.controller.signal); // every task in the pool listens to it
     this.jobs.set(job.id, job);
     this.byHash.set(p.hash, job.id);
     this.queue.push(job);
