@@ -35,7 +35,13 @@ export interface SimulationOptions {
   worldOffset?: number;
   /** also record each world's flight day by day and its spend by channel (WorldResult.daily) */
   daily?: boolean;
+  /** called every PACE_STEPS steps: a background runner (the server's what-if workers) may sleep
+   *  here to give the CPU back; it must not touch the env */
+  pace?: () => void;
 }
+
+/** Steps between calls of SimulationOptions.pace (a few hundred microseconds of work). */
+export const PACE_STEPS = 32;
 
 /** Columns of WorldResult.daily, per flight day. */
 export const DAILY_METRICS = ["impressions", "clicks", "conversions", "spend", "revenue"] as const;
@@ -286,6 +292,7 @@ export function runSimulation(opts: SimulationOptions): SimulationReport {
       }
       obs = nextObs;
       info = nextInfo;
+      if (opts.pace !== undefined && steps % PACE_STEPS === 0) opts.pace();
     }
     for (let w = 0; w < worlds; w++) {
       const total = env.statsOf(w, "total");

@@ -20,6 +20,7 @@ import {
 } from "./analysis.js";
 import { type Prepared, type SimTask, type SimTaskResult, THREAT_COMPETITION, configKey, tasksFor } from "./plan.js";
 import type { JobStatus, SimulationJob, SimulationResult } from "./schemas.js";
+import { LoadMonitor, type ThrottleOptions, throttleCell } from "./throttle.js";
 
 export interface SimulationServiceOptions {
   /** worker threads running simulation tasks (default 1: the main thread keeps a core for bids) */
@@ -30,6 +31,8 @@ export interface SimulationServiceOptions {
   maxQueued?: number;
   /** worlds per task (default 8): smaller moves progress and cancellation in finer steps */
   worldsPerTask?: number;
+  /** bids first: the workers' duty cycle while the event loop is busy (throttle.ts) */
+  throttle?: ThrottleOptions;
   wasm?: WasmTarget;
 }
 
@@ -85,6 +88,8 @@ export class SimulationService {
   private pool: Piscina | undefined;
   private closed = false;
   private readonly wasm: WasmTarget | undefined;
+  /** publishes the workers' duty cycle while a job runs */
+  readonly monitor: LoadMonitor;
 
   constructor(opts: SimulationServiceOptions = {}, private readonly onFinal: (status: JobStatus) => void = () => {}) {
     this.threads = opts.threads ?? SIMULATION_DEFAULTS.threads;
@@ -96,6 +101,7 @@ export class SimulationService {
     checkInt("maxJobs", this.maxJobs, this.maxQueued + 2, 100_000);
     checkInt("worldsPerTask", this.worldsPerTask, 1, 256);
     this.wasm = opts.wasm;
+    this.monitor = new LoadMonitor(throttleCell(), opts.throttle);
   }
 
   /** The pool, started with the first job (an app that never simulates starts no threads). */
@@ -106,6 +112,7 @@ export class SimulationService {
       minThreads: this.threads,
       maxThreads: this.threads,
       idleTimeout: 3_600_000, // a worker holds a compiled WASM module: keep it
+      workerData: { throttle: this.monitor.cell },
     });
     return this.pool;
   }
@@ -169,13 +176,14 @@ export class SimulationService {
 
   /** The pool's state: worker thread ids (a thread whose task was aborted is replaced by a new
    *  one), tasks waiting in the pool, and tasks submitted and not yet settled. */
-  poolStats(): { threadIds: number[]; poolQueue: number; inflight: number } {
-    return { threadIds: this.pool?.threads.map((t) => t.threadId) ?? [], poolQueue: this.pool?.queueSize ?? 0, inflight: this.inflight };
+  poolStats(): { threadIds: number[]; poolQueue: number; inflight: number; dutyCycle: number } {
+    return { threadIds: this.pool?.threads.map((t) => t.threadId) ?? [], poolQueue: this.pool?.queueSize ?? 0, inflight: this.inflight, dutyCycle: this.monitor.dutyCycle };
   }
 
   /** Cancels everything and stops the worker threads. */
   async close(): Promise<void> {
     this.closed = true;
+    this.monitor.stop();
     for (const job of [...this.queue]) this.stop(job);
     if (this.running !== undefined) this.stop(this.running);
     await this.pool?.destroy();
@@ -230,7 +238,11 @@ export class SimulationService {
   private pump(): void {
     if (this.running !== undefined || this.closed) return;
     const job = this.queue.shift();
-    if (job === undefined) return;
+    if (job === undefined) {
+      this.monitor.stop();
+      return;
+    }
+    this.monitor.start();
     this.running = job;
     this.execute(job).finally(() => {
       this.running = undefined;

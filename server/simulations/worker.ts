@@ -3,11 +3,12 @@
 // result goes back as transferred typed arrays, never cloned; the main thread only aggregates.
 import { setPriority } from "node:os";
 import { isMainThread } from "node:worker_threads";
-import { move, transferableSymbol, valueSymbol } from "piscina";
+import { move, transferableSymbol, valueSymbol, workerData } from "piscina";
 import { CHANNEL_NAMES } from "../../env/config.js";
 import { makeBidder } from "../../trainer/eval_worker.js";
 import { DAILY_METRICS, runSimulation } from "../../trainer/simulate.js";
 import type { SimTask, SimTaskResult } from "./plan.js";
+import { makePacer } from "./throttle.js";
 
 // Simulations are background work: in a pool thread, lower this thread's scheduling priority to
 // the lowest (nice 19; on Linux the nice value is per thread, so only this worker is affected) so
@@ -21,6 +22,11 @@ if (!isMainThread) {
   }
 }
 
+// nice 19 alone does not protect bids from a hyperthread sibling: while the server's event loop
+// is busy the service lowers this worker's duty cycle through a shared cell (throttle.ts)
+const cell = (workerData as { throttle?: Int32Array } | undefined)?.throttle;
+const pace = cell instanceof Int32Array ? makePacer(cell) : undefined;
+
 const NC = CHANNEL_NAMES.length;
 const ND = DAILY_METRICS.length;
 
@@ -28,7 +34,7 @@ const ND = DAILY_METRICS.length;
 export function runSimTask(t: SimTask): SimTaskResult {
   const r = runSimulation({
     config: t.config, bidder: makeBidder(t.bidder, t.wasm), worlds: t.worlds, days: t.days, seed: t.seed,
-    stream: t.stream, worldOffset: t.worldOffset, wasm: t.wasm, daily: true,
+    stream: t.stream, worldOffset: t.worldOffset, wasm: t.wasm, daily: true, pace,
   });
   const out: SimTaskResult = {
     worldOffset: t.worldOffset,
