@@ -176,90 +176,136 @@ function packHeads(): void {
   }
 }
 
-// out[0..np) = bias + sum_i x[i] * W[i, :]. The nonzero inputs are gathered first (branch-free),
-// so one-hot features and inactive ReLU units cost nothing in the row loop and the loop has no
-// data-dependent branch. Outputs go in groups of 32, then 16, then 4 (np is a multiple of 4).
-const NZ_IDX = memory.data(MAX_UNITS * 4, 16);
-const NZ_VAL = memory.data(MAX_UNITS * 4, 16);
+// out[0..np) = bias + sum_i x[i] * W[i, :]. The nonzero inputs are gathered first, so one-hot
+// features and inactive ReLU units cost nothing in the row loop and that loop has no
+// data-dependent branch. Every output lane sums its terms in input order whatever the blocking,
+// so the result does not depend on it. ReLU is applied as the outputs are stored (max with the
+// floor 0).
+//
+// The gather is SIMD and branch-free: four inputs at a time, their nonzero mask picks a byte
+// shuffle (COMPRESS) that packs the nonzero values, and their row offsets, to the front of a
+// vector stored at the end of the list. Inputs are read in whole vectors up to pad4(nIn): the
+// padding lanes of XIN and of the hidden layers are zero, so they are never gathered.
+const NZ_OFF = memory.data((MAX_UNITS + 4) * 4, 16); // byte offset of the input's weight row
+const NZ_VAL = memory.data((MAX_UNITS + 4) * 4, 16);
+const COMPRESS = memory.data(16 * 16, 16);
 
-@inline function gatherNonzero(x: usize, nIn: i32): i32 {
+function buildCompress(): void {
+  for (let mask = 0; mask < 16; mask++) {
+    let p = 0;
+    const row = COMPRESS + (<usize>mask << 4);
+    for (let lane = 0; lane < 4; lane++) {
+      if (((mask >> lane) & 1) == 0) continue;
+      for (let b = 0; b < 4; b++) store<u8>(row + <usize>(p * 4 + b), <u8>(lane * 4 + b));
+      p++;
+    }
+    // lanes past the nonzero ones: bytes >= 16 select zero
+    for (let b = p * 4; b < 16; b++) store<u8>(row + <usize>b, 0xff);
+  }
+}
+buildCompress();
+
+@inline function gatherNonzero(x: usize, nIn: i32, stride: i32): i32 {
   let m = 0;
-  for (let i = 0; i < nIn; i++) {
-    const v = load<f32>(x + (<usize>i << 2));
-    store<i32>(NZ_IDX + (<usize>m << 2), i);
-    store<f32>(NZ_VAL + (<usize>m << 2), v);
-    m += v != 0 ? 1 : 0;
+  let off = i32x4.mul(i32x4(0, 1, 2, 3), i32x4.splat(stride));
+  const step = i32x4.splat(stride << 2);
+  const zero = f32x4.splat(0);
+  for (let i = 0; i < nIn; i += 4) {
+    const v = v128.load(x + (<usize>i << 2));
+    const mask = i32x4.bitmask(f32x4.ne(v, zero));
+    const sh = v128.load(COMPRESS + (<usize>mask << 4));
+    const mb = <usize>m << 2;
+    v128.store(NZ_VAL + mb, i8x16.swizzle(v, sh));
+    v128.store(NZ_OFF + mb, i8x16.swizzle(off, sh));
+    m += <i32>popcnt<u32>(mask);
+    off = i32x4.add(off, step);
   }
   return m;
 }
 
-function dense(x: usize, nIn: i32, w: usize, np: i32, out: usize): void {
-  const m = gatherNonzero(x, nIn);
-  const stride = <usize>np << 2;
-  const bias = w + <usize>nIn * stride;
+// max(x, -inf) = x: the floor of layers without ReLU
+const NO_FLOOR = f32x4.splat(-Infinity);
+
+// Output blocks of 24, 16 and 4 lanes: V8 keeps a block's accumulators, its weight loads and the
+// splatted input in the 15 vector registers it allocates (a block of 32 spilled to the stack).
+function dense(x: usize, nIn: i32, w: usize, np: i32, out: usize, floor: v128): void {
+  const stride = np << 2;
+  const m = gatherNonzero(x, nIn, stride);
+  const bias = w + <usize>nIn * <usize>stride;
   let c = 0;
-  for (; c + 32 <= np; c += 32) {
+  for (; c + 24 <= np; c += 24) {
     const cb = <usize>c << 2;
+    const wc = w + cb;
     let a0 = v128.load(bias + cb);
     let a1 = v128.load(bias + cb, 16);
     let a2 = v128.load(bias + cb, 32);
     let a3 = v128.load(bias + cb, 48);
     let a4 = v128.load(bias + cb, 64);
     let a5 = v128.load(bias + cb, 80);
-    let a6 = v128.load(bias + cb, 96);
-    let a7 = v128.load(bias + cb, 112);
     for (let k = 0; k < m; k++) {
       const kb = <usize>k << 2;
-      const wp = w + <usize>load<i32>(NZ_IDX + kb) * stride + cb;
-      const s = f32x4.splat(load<f32>(NZ_VAL + kb));
+      const wp = wc + <usize>load<i32>(NZ_OFF + kb);
+      const s = v128.load32_splat(NZ_VAL + kb);
       a0 = f32x4.add(a0, f32x4.mul(s, v128.load(wp)));
       a1 = f32x4.add(a1, f32x4.mul(s, v128.load(wp, 16)));
       a2 = f32x4.add(a2, f32x4.mul(s, v128.load(wp, 32)));
       a3 = f32x4.add(a3, f32x4.mul(s, v128.load(wp, 48)));
       a4 = f32x4.add(a4, f32x4.mul(s, v128.load(wp, 64)));
       a5 = f32x4.add(a5, f32x4.mul(s, v128.load(wp, 80)));
-      a6 = f32x4.add(a6, f32x4.mul(s, v128.load(wp, 96)));
-      a7 = f32x4.add(a7, f32x4.mul(s, v128.load(wp, 112)));
     }
-    v128.store(out + cb, a0);
-    v128.store(out + cb, a1, 16);
-    v128.store(out + cb, a2, 32);
-    v128.store(out + cb, a3, 48);
-    v128.store(out + cb, a4, 64);
-    v128.store(out + cb, a5, 80);
-    v128.store(out + cb, a6, 96);
-    v128.store(out + cb, a7, 112);
+    v128.store(out + cb, f32x4.max(a0, floor));
+    v128.store(out + cb, f32x4.max(a1, floor), 16);
+    v128.store(out + cb, f32x4.max(a2, floor), 32);
+    v128.store(out + cb, f32x4.max(a3, floor), 48);
+    v128.store(out + cb, f32x4.max(a4, floor), 64);
+    v128.store(out + cb, f32x4.max(a5, floor), 80);
   }
-  if (c + 16 <= np) {
+  for (; c + 16 <= np; c += 16) {
     const cb = <usize>c << 2;
+    const wc = w + cb;
     let a0 = v128.load(bias + cb);
     let a1 = v128.load(bias + cb, 16);
     let a2 = v128.load(bias + cb, 32);
     let a3 = v128.load(bias + cb, 48);
-    for (let k = 0; k < m; k++) {
+    let k = 0;
+    for (; k + 2 <= m; k += 2) {
       const kb = <usize>k << 2;
-      const wp = w + <usize>load<i32>(NZ_IDX + kb) * stride + cb;
-      const s = f32x4.splat(load<f32>(NZ_VAL + kb));
+      const wp = wc + <usize>load<i32>(NZ_OFF + kb);
+      const s = v128.load32_splat(NZ_VAL + kb);
+      a0 = f32x4.add(a0, f32x4.mul(s, v128.load(wp)));
+      a1 = f32x4.add(a1, f32x4.mul(s, v128.load(wp, 16)));
+      a2 = f32x4.add(a2, f32x4.mul(s, v128.load(wp, 32)));
+      a3 = f32x4.add(a3, f32x4.mul(s, v128.load(wp, 48)));
+      const wq = wc + <usize>load<i32>(NZ_OFF + kb, 4);
+      const t = v128.load32_splat(NZ_VAL + kb, 4);
+      a0 = f32x4.add(a0, f32x4.mul(t, v128.load(wq)));
+      a1 = f32x4.add(a1, f32x4.mul(t, v128.load(wq, 16)));
+      a2 = f32x4.add(a2, f32x4.mul(t, v128.load(wq, 32)));
+      a3 = f32x4.add(a3, f32x4.mul(t, v128.load(wq, 48)));
+    }
+    if (k < m) {
+      const kb = <usize>k << 2;
+      const wp = wc + <usize>load<i32>(NZ_OFF + kb);
+      const s = v128.load32_splat(NZ_VAL + kb);
       a0 = f32x4.add(a0, f32x4.mul(s, v128.load(wp)));
       a1 = f32x4.add(a1, f32x4.mul(s, v128.load(wp, 16)));
       a2 = f32x4.add(a2, f32x4.mul(s, v128.load(wp, 32)));
       a3 = f32x4.add(a3, f32x4.mul(s, v128.load(wp, 48)));
     }
-    v128.store(out + cb, a0);
-    v128.store(out + cb, a1, 16);
-    v128.store(out + cb, a2, 32);
-    v128.store(out + cb, a3, 48);
-    c += 16;
+    v128.store(out + cb, f32x4.max(a0, floor));
+    v128.store(out + cb, f32x4.max(a1, floor), 16);
+    v128.store(out + cb, f32x4.max(a2, floor), 32);
+    v128.store(out + cb, f32x4.max(a3, floor), 48);
   }
   for (; c < np; c += 4) {
     const cb = <usize>c << 2;
+    const wc = w + cb;
     let a0 = v128.load(bias + cb);
     for (let k = 0; k < m; k++) {
       const kb = <usize>k << 2;
-      const wp = w + <usize>load<i32>(NZ_IDX + kb) * stride + cb;
-      a0 = f32x4.add(a0, f32x4.mul(f32x4.splat(load<f32>(NZ_VAL + kb)), v128.load(wp)));
+      a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(NZ_VAL + kb), v128.load(wc + <usize>load<i32>(NZ_OFF + kb))));
     }
-    v128.store(out + cb, a0);
+    v128.store(out + cb, f32x4.max(a0, floor));
   }
 }
 
@@ -281,54 +327,62 @@ function dense(x: usize, nIn: i32, w: usize, np: i32, out: usize): void {
   return f32x4.mul(p, bits);
 }
 
-function activate(h: usize, np: i32): void {
-  if (activation == ACT_RELU) {
-    const zero = f32x4.splat(0);
-    for (let j = 0; j < np; j += 4) {
-      const p = h + (<usize>j << 2);
-      v128.store(p, f32x4.max(v128.load(p), zero));
-    }
-  } else {
-    // tanh(x) = sign(x) (1 - 2 / (e^{2|x|} + 1)); |x| > 9 is +-1 to f32 precision
-    const one = f32x4.splat(1.0);
-    const two = f32x4.splat(2.0);
-    for (let j = 0; j < np; j += 4) {
-      const p = h + (<usize>j << 2);
-      const x = v128.load(p);
-      const ax = f32x4.min(f32x4.abs(x), f32x4.splat(9.0));
-      const e = expv(f32x4.mul(ax, two));
-      const t = f32x4.sub(one, f32x4.div(two, f32x4.add(e, one)));
-      // copy the sign of x onto t
-      v128.store(p, v128.or(v128.and(t, i32x4.splat(0x7fffffff)), v128.and(x, i32x4.splat(0x80000000))));
-    }
+// tanh in place over a layer's outputs (ReLU happens in dense).
+function activateTanh(h: usize, np: i32): void {
+  // tanh(x) = sign(x) (1 - 2 / (e^{2|x|} + 1)); |x| > 9 is +-1 to f32 precision
+  const one = f32x4.splat(1.0);
+  const two = f32x4.splat(2.0);
+  for (let j = 0; j < np; j += 4) {
+    const p = h + (<usize>j << 2);
+    const x = v128.load(p);
+    const ax = f32x4.min(f32x4.abs(x), f32x4.splat(9.0));
+    const e = expv(f32x4.mul(ax, two));
+    const t = f32x4.sub(one, f32x4.div(two, f32x4.add(e, one)));
+    // copy the sign of x onto t
+    v128.store(p, v128.or(v128.and(t, i32x4.splat(0x7fffffff)), v128.and(x, i32x4.splat(0x80000000))));
+  }
+}
+
+// XIN = clip((obs - mean) / std) over OBS_DIM inputs, zero in the padding lanes up to pad4(OBS_DIM).
+// Vector lanes first, then the scalar tail (obs rows are OBS_DIM floats: no read past a row).
+function normalise(obs: usize): void {
+  const hi = f32x4.splat(clipHi);
+  const lo = f32x4.splat(-clipHi);
+  let i = 0;
+  for (; i + 4 <= OBS_DIM; i += 4) {
+    const o = <usize>i << 2;
+    const v = f32x4.mul(f32x4.sub(v128.load(obs + o), v128.load(NORM_MEAN + o)), v128.load(NORM_INV + o));
+    v128.store(XIN + o, f32x4.max(f32x4.min(v, hi), lo));
+  }
+  v128.store(XIN + (<usize>i << 2), f32x4.splat(0));
+  for (; i < OBS_DIM; i++) {
+    const o = <usize>i << 2;
+    let v = (load<f32>(obs + o) - load<f32>(NORM_MEAN + o)) * load<f32>(NORM_INV + o);
+    if (v > clipHi) v = clipHi;
+    if (v < -clipHi) v = -clipHi;
+    store<f32>(XIN + o, v);
   }
 }
 
 // Forward pass of one observation into OUT (bid logits, creative logits, value).
 function forward(obs: usize): void {
-  const lo = -clipHi;
-  for (let i = 0; i < OBS_DIM; i++) {
-    const o = <usize>i << 2;
-    let v = (load<f32>(obs + o) - load<f32>(NORM_MEAN + o)) * load<f32>(NORM_INV + o);
-    if (v > clipHi) v = clipHi;
-    if (v < lo) v = lo;
-    store<f32>(XIN + o, v);
-  }
+  normalise(obs);
   let x = XIN;
+  const relu = activation == ACT_RELU;
   let inputs = OBS_DIM;
   let w = PACKED + (<usize>OBS_DIM << 3);
   let out = HA;
   for (let l = 0; l < nLayers; l++) {
     const n = units(l);
     const np = pad4(n);
-    dense(x, inputs, w, np, out);
-    activate(out, np);
+    dense(x, inputs, w, np, out, relu ? f32x4.splat(0) : NO_FLOOR);
+    if (!relu) activateTanh(out, np);
     w += <usize>(inputs * np + np) << 2;
     x = out;
     out = out == HA ? HB : HA;
     inputs = n;
   }
-  dense(x, inputs, w, pad4(nOut), OUT);
+  dense(x, inputs, w, pad4(nOut), OUT, NO_FLOOR);
 }
 
 /** Forward pass of n observations (f32 [n x OBS_DIM]) into out (f32 [n x policyOutputWidth()]). */
