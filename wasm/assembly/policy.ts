@@ -394,17 +394,20 @@ export function policyForward(n: i32, obs: usize, out: usize): void {
 }
 
 // Samples (or, greedy, takes the argmax of) a categorical over n logits at p; returns the index
-// and leaves its log-probability in headLogp.
+// and leaves its log-probability in headLogp. Branch-free where the data decides (which logit is
+// largest, where the draw lands), since those branches are coin flips for the predictor. The draw
+// lands on the first i whose running sum CUM[i] exceeds it: as the sums never decrease, that i is
+// the number of sums at or below the draw.
+const CUM = memory.data(32 * 8, 16); // f64 running sums of the exps
 let headLogp: f64 = 0;
 function chooseHead(p: usize, n: i32, greedy: bool): i32 {
   let mx = load<f32>(p);
   let arg = 0;
   for (let i = 1; i < n; i++) {
     const v = load<f32>(p + (<usize>i << 2));
-    if (v > mx) {
-      mx = v;
-      arg = i;
-    }
+    const up = v > mx;
+    arg = select<i32>(i, arg, up);
+    mx = select<f32>(v, mx, up);
   }
   const m = f32x4.splat(mx);
   for (let i = 0; i < n; i += 4) {
@@ -412,18 +415,18 @@ function chooseHead(p: usize, n: i32, greedy: bool): i32 {
     v128.store(EXPS + o, expv(f32x4.sub(v128.load(p + o), m)));
   }
   let sum: f64 = 0;
-  for (let i = 0; i < n; i++) sum += <f64>load<f32>(EXPS + (<usize>i << 2));
+  for (let i = 0; i < n; i++) {
+    sum += <f64>load<f32>(EXPS + (<usize>i << 2));
+    store<f64>(CUM + (<usize>i << 3), sum);
+  }
   let a = arg;
   if (!greedy) {
     const target = uniform() * sum;
-    let acc: f64 = 0;
-    a = n - 1;
-    for (let i = 0; i < n; i++) {
-      acc += <f64>load<f32>(EXPS + (<usize>i << 2));
-      if (target < acc) {
-        a = i;
-        break;
-      }
+    if (target < sum) {
+      a = 0;
+      for (let i = 0; i < n; i++) a += <i32>(load<f64>(CUM + (<usize>i << 3)) <= target);
+    } else {
+      a = n - 1; // no sum exceeds the draw (NaN logits)
     }
   }
   headLogp = <f64>(load<f32>(p + (<usize>a << 2)) - mx) - Math.log(sum);
