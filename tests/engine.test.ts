@@ -187,6 +187,37 @@ describe("experience content", () => {
       }
     }
   });
+
+  it("samples each action with its softmax probability: counts per bid level and creative within 4.5 sd of the expected", async () => {
+    const policy = new WorldRunner(config, spec, 1).policy;
+    policy.setWeights(weights, 7);
+    const nb = spec.bidLevels.length;
+    const nc = spec.numCreatives;
+    const w = nb + nc + 1;
+    const r = await engine({ seed: 23 }).run({ hours: 144 });
+    const t = new Table(r.batches);
+    const obs = new Float32Array(t.numRows * L.OBS_DIM);
+    let i = 0;
+    for (const row of t.getChild("obs")!) obs.set((row as { toArray(): Float32Array }).toArray(), (i++) * L.OBS_DIM);
+    const out = policy.forward(obs);
+    const softmax = (a: Float32Array) => { const m = Math.max(...a); const e = Array.from(a, (x) => Math.exp(x - m)); const s = e.reduce((x, y) => x + y, 0); return e.map((x) => x / s); };
+    for (const [name, from, n] of [["bid_level", 0, nb], ["creative", nb, nc]] as const) {
+      const taken = column(r.batches, name);
+      const expected = new Float64Array(n);
+      const variance = new Float64Array(n);
+      const observed = new Float64Array(n);
+      for (let k = 0; k < t.numRows; k++) {
+        const p = softmax(out.subarray(k * w + from, k * w + from + n));
+        for (let j = 0; j < n; j++) {
+          expected[j] += p[j];
+          variance[j] += p[j] * (1 - p[j]);
+        }
+        observed[taken[k]]++;
+      }
+      expect(t.numRows).toBeGreaterThan(2000);
+      for (let j = 0; j < n; j++) expect(Math.abs(observed[j] - expected[j]), `${name} ${j}`).toBeLessThanOrEqual(4.5 * Math.sqrt(variance[j]) + 1);
+    }
+  });
 });
 
 describe("importance sampling", () => {

@@ -3,9 +3,10 @@
 // (sampling with the world's RNG) and serves bids, so training and serving cannot drift apart.
 //
 // JS writes the canonical weights (agents/policy/spec.ts) at CANON and calls policyLoad(), which
-// repacks them for the kernel: every layer's kernel is [inputs x outputs padded to 16], input-major,
-// so a layer is a sum of input-scaled weight rows -- 4 SIMD accumulators per 16 outputs, and an
-// input that is zero (one-hot features, ReLU outputs) costs one compare instead of a row.
+// repacks them for the kernel: every layer's kernel is [inputs x outputs padded to 4], input-major,
+// so a layer is a sum of input-scaled weight rows -- one SIMD accumulator per 4 outputs, held in
+// registers across the rows, and an input that is zero (one-hot features, ReLU outputs) costs no
+// row at all (dense() gathers the nonzero inputs first).
 import { OBS_DIM } from "../layout";
 import { uniform } from "./rng";
 
@@ -186,8 +187,11 @@ function packHeads(): void {
 // shuffle (COMPRESS) that packs the nonzero values, and their row offsets, to the front of a
 // vector stored at the end of the list. Inputs are read in whole vectors up to pad4(nIn): the
 // padding lanes of XIN and of the hidden layers are zero, so they are never gathered.
-const NZ_OFF = memory.data((MAX_UNITS + 4) * 4, 16); // byte offset of the input's weight row
-const NZ_VAL = memory.data((MAX_UNITS + 4) * 4, 16);
+// one region: the row offsets, then at NZ_SPLIT bytes further the values (so the row loops walk one
+// pointer and read the value at a constant offset from it)
+const NZ_SPLIT: usize = (MAX_UNITS + 4) * 4;
+const NZ_OFF = memory.data(<i32>NZ_SPLIT * 2, 16); // byte offset of the input's weight row
+const NZ_VAL = NZ_OFF + NZ_SPLIT;
 const COMPRESS = memory.data(16 * 16, 16);
 
 function buildCompress(): void {
@@ -230,7 +234,7 @@ const NO_FLOOR = f32x4.splat(-Infinity);
 // splatted input in the 15 vector registers it allocates (a block of 32 spilled to the stack).
 function dense(x: usize, nIn: i32, w: usize, np: i32, out: usize, floor: v128): void {
   const stride = np << 2;
-  const m = gatherNonzero(x, nIn, stride);
+  const nzEnd = NZ_OFF + (<usize>gatherNonzero(x, nIn, stride) << 2);
   const bias = w + <usize>nIn * <usize>stride;
   let c = 0;
   for (; c + 24 <= np; c += 24) {
@@ -242,10 +246,9 @@ function dense(x: usize, nIn: i32, w: usize, np: i32, out: usize, floor: v128): 
     let a3 = v128.load(bias + cb, 48);
     let a4 = v128.load(bias + cb, 64);
     let a5 = v128.load(bias + cb, 80);
-    for (let k = 0; k < m; k++) {
-      const kb = <usize>k << 2;
-      const wp = wc + <usize>load<i32>(NZ_OFF + kb);
-      const s = v128.load32_splat(NZ_VAL + kb);
+    for (let q = NZ_OFF; q < nzEnd; q += 4) {
+      const wp = wc + <usize>load<i32>(q);
+      const s = v128.load32_splat(q, NZ_SPLIT);
       a0 = f32x4.add(a0, f32x4.mul(s, v128.load(wp)));
       a1 = f32x4.add(a1, f32x4.mul(s, v128.load(wp, 16)));
       a2 = f32x4.add(a2, f32x4.mul(s, v128.load(wp, 32)));
@@ -267,26 +270,24 @@ function dense(x: usize, nIn: i32, w: usize, np: i32, out: usize, floor: v128): 
     let a1 = v128.load(bias + cb, 16);
     let a2 = v128.load(bias + cb, 32);
     let a3 = v128.load(bias + cb, 48);
-    let k = 0;
-    for (; k + 2 <= m; k += 2) {
-      const kb = <usize>k << 2;
-      const wp = wc + <usize>load<i32>(NZ_OFF + kb);
-      const s = v128.load32_splat(NZ_VAL + kb);
+    let q = NZ_OFF;
+    for (; q + 4 < nzEnd; q += 8) {
+      const wp = wc + <usize>load<i32>(q);
+      const s = v128.load32_splat(q, NZ_SPLIT);
       a0 = f32x4.add(a0, f32x4.mul(s, v128.load(wp)));
       a1 = f32x4.add(a1, f32x4.mul(s, v128.load(wp, 16)));
       a2 = f32x4.add(a2, f32x4.mul(s, v128.load(wp, 32)));
       a3 = f32x4.add(a3, f32x4.mul(s, v128.load(wp, 48)));
-      const wq = wc + <usize>load<i32>(NZ_OFF + kb, 4);
-      const t = v128.load32_splat(NZ_VAL + kb, 4);
+      const wq = wc + <usize>load<i32>(q, 4);
+      const t = v128.load32_splat(q, NZ_SPLIT + 4);
       a0 = f32x4.add(a0, f32x4.mul(t, v128.load(wq)));
       a1 = f32x4.add(a1, f32x4.mul(t, v128.load(wq, 16)));
       a2 = f32x4.add(a2, f32x4.mul(t, v128.load(wq, 32)));
       a3 = f32x4.add(a3, f32x4.mul(t, v128.load(wq, 48)));
     }
-    if (k < m) {
-      const kb = <usize>k << 2;
-      const wp = wc + <usize>load<i32>(NZ_OFF + kb);
-      const s = v128.load32_splat(NZ_VAL + kb);
+    if (q < nzEnd) {
+      const wp = wc + <usize>load<i32>(q);
+      const s = v128.load32_splat(q, NZ_SPLIT);
       a0 = f32x4.add(a0, f32x4.mul(s, v128.load(wp)));
       a1 = f32x4.add(a1, f32x4.mul(s, v128.load(wp, 16)));
       a2 = f32x4.add(a2, f32x4.mul(s, v128.load(wp, 32)));
@@ -301,9 +302,8 @@ function dense(x: usize, nIn: i32, w: usize, np: i32, out: usize, floor: v128): 
     const cb = <usize>c << 2;
     const wc = w + cb;
     let a0 = v128.load(bias + cb);
-    for (let k = 0; k < m; k++) {
-      const kb = <usize>k << 2;
-      a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(NZ_VAL + kb), v128.load(wc + <usize>load<i32>(NZ_OFF + kb))));
+    for (let q = NZ_OFF; q < nzEnd; q += 4) {
+      a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(q, NZ_SPLIT), v128.load(wc + <usize>load<i32>(q))));
     }
     v128.store(out + cb, f32x4.max(a0, floor));
   }
