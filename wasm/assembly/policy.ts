@@ -187,7 +187,8 @@ function packHeads(): void {
 // shuffle (COMPRESS) that packs the nonzero values, and their row offsets, to the front of a
 // vector stored at the end of the list. Inputs are read in whole vectors up to pad4(nIn): the
 // padding lanes of XIN and of the hidden layers are zero, so they are never gathered.
-// one region: the row offsets, then at NZ_SPLIT bytes further the values (so the row loops walk one
+
+// One region: the row offsets, then at NZ_SPLIT bytes further the values (so the row loops walk one
 // pointer and read the value at a constant offset from it)
 const NZ_SPLIT: usize = (MAX_UNITS + 4) * 4;
 const NZ_OFF = memory.data(<i32>NZ_SPLIT * 2, 16); // byte offset of the input's weight row
