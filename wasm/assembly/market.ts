@@ -212,10 +212,8 @@ export function nextOpportunity(hour: i32): bool {
   while (left > 0) {
     left--;
     const r = uniform();
-    // the first segment whose cumulative share exceeds r: as the shares never decrease, the number
-    // of them at or below r (branch-free: r is a coin flip for the branch predictor)
     let seg = 0;
-    for (let s = 0; s < NUM_SEGMENTS - 1; s++) seg += <i32>(r >= hF64(H_SEG_CDF + (s << 3)));
+    while (seg < NUM_SEGMENTS - 1 && r >= hF64(H_SEG_CDF + (seg << 3))) seg++;
     const n = segCount(seg);
     if (n == 0) continue;
     const u = segUser(seg, below(n));
