@@ -11,14 +11,16 @@
 import { OBS_DIM } from "../../wasm/layout.js";
 import type { DecisionRecord, DecisionSink } from "../contracts.js";
 import { DECISION_PREFIX, DECISION_SCHEMA, DecisionColumns } from "./format.js";
-import { SegmentDir, ipcFile } from "./segments.js";
+import { toIpcFile } from "../../engine/experience.js";
+import { SegmentDir } from "./segments.js";
 
 export interface DecisionLogOptions {
-  /** decisions per segment: a full buffer is written at once (default 16,384; ~3.6 MB of columns) */
+  /** decisions per segment: a full buffer is written at once (default 8,192; ~1.8 MB of columns, a few ms
+   *  of encoding on the main thread per segment) */
   flushRows?: number;
   /** a partly filled buffer is written after this long (ms, default 5,000) */
   flushMs?: number;
-  /** decisions waiting for the disk beyond which new ones are refused and counted (default 262,144) */
+  /** decisions waiting for the disk beyond which new ones are refused and counted (default 262,144 or 4 segments) */
   maxPendingRows?: number;
 }
 
@@ -57,9 +59,9 @@ export class DecisionLog implements DecisionSink {
   private readonly stats = { recorded: 0, written: 0, dropped: 0, segments: 0 };
 
   constructor(dir: string, opts: DecisionLogOptions = {}, private readonly hooks: DecisionLogHooks = {}) {
-    this.flushRows = intOption(opts.flushRows, "flushRows", 16_384, 1, 1 << 20);
+    this.flushRows = intOption(opts.flushRows, "flushRows", 8_192, 1, 1 << 20);
     const flushMs = intOption(opts.flushMs, "flushMs", 5_000, 10, 3_600_000);
-    this.maxPendingRows = intOption(opts.maxPendingRows, "maxPendingRows", 262_144, this.flushRows, 1 << 26);
+    this.maxPendingRows = intOption(opts.maxPendingRows, "maxPendingRows", Math.max(262_144, 4 * this.flushRows), this.flushRows, 1 << 26);
     this.segments = new SegmentDir(dir, DECISION_PREFIX);
     this.stats.segments = this.segments.list().length;
     this.cur = new DecisionColumns(this.flushRows);
@@ -96,7 +98,8 @@ export class DecisionLog implements DecisionSink {
     this.stats.recorded++;
     if (c.n === this.flushRows) {
       this.rotate();
-      void this.drain();
+      // encoding the segment (a few ms) waits for the next turn: the bid that filled it answers first
+      setImmediate(() => void this.drain());
     }
   }
 
@@ -131,7 +134,7 @@ export class DecisionLog implements DecisionSink {
         while (this.queue.length > 0) {
           const c = this.queue[0];
           try {
-            await this.segments.write(ipcFile(DECISION_SCHEMA, [c.batch()]));
+            await this.segments.write(toIpcFile(DECISION_SCHEMA, [c.batch()]));
           } catch (e) {
             this.hooks.onError?.(new Error(`decision log: writing a segment of ${c.n} decisions to ${this.segments.dir} failed (${(e as Error).message}); retrying at the next flush`));
             return;

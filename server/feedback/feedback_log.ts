@@ -13,7 +13,8 @@
 import { crc32 } from "node:zlib";
 import { HttpError } from "../errors.js";
 import { FEEDBACK_PREFIX, FEEDBACK_SCHEMA, eventsOf, feedbackBatch, type StoredEvent } from "./format.js";
-import { SegmentDir, ipcFile, readSegment, type Segment } from "./segments.js";
+import { toIpcFile } from "../../engine/experience.js";
+import { SegmentDir, readSegment, type Segment } from "./segments.js";
 
 export type EventResult = "stored" | "duplicate" | "conflict";
 
@@ -150,7 +151,7 @@ export class FeedbackLog {
           const b = this.batch;
           this.batch = undefined;
           try {
-            await this.segments.write(ipcFile(FEEDBACK_SCHEMA, [feedbackBatch(b.events)]));
+            await this.segments.write(toIpcFile(FEEDBACK_SCHEMA, [feedbackBatch(b.events)]));
           } catch (e) {
             for (const ev of b.events) this.ids.delete(ev.eventId);
             this.hooks.onError?.(new Error(`feedback log: writing ${b.events.length} events to ${this.segments.dir} failed: ${(e as Error).message}`));

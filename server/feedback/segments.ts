@@ -14,7 +14,8 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import { RecordBatchFileWriter, tableFromIPC, type RecordBatch, type Schema, type Table } from "apache-arrow";
+import { tableFromIPC, type RecordBatch, type Schema, type Table } from "apache-arrow";
+import { toIpcFile } from "../../engine/experience.js";
 import { TMP_PREFIX, fsyncDir, fsyncDirAsync, writeFileAtomicAsync } from "../../trainer/fsutil.js";
 
 export interface Segment {
@@ -61,15 +62,6 @@ export function readSegment(path: string, schema: Schema): Table {
   return table;
 }
 
-/** One Arrow IPC file (footer included) holding `batches`. */
-export function ipcFile(schema: Schema, batches: RecordBatch[]): Uint8Array {
-  const w = new RecordBatchFileWriter();
-  w.reset(undefined, schema);
-  for (const b of batches) w.write(b);
-  w.finish();
-  return w.toUint8Array(true);
-}
-
 /** A segment folder being written: sequence numbers, atomic writes, compaction. */
 export class SegmentDir {
   private next: number;
@@ -114,7 +106,7 @@ export class SegmentDir {
     const last = singles[singles.length - 1].last;
     const name = `${this.prefix}-${pad(first)}-${pad(last)}.arrow`;
     const path = join(this.dir, name);
-    await writeFileAtomicAsync(path, ipcFile(schema, batches));
+    await writeFileAtomicAsync(path, toIpcFile(schema, batches));
     await Promise.all(singles.map((s) => rm(s.path, { force: true })));
     await fsyncDirAsync(this.dir);
     return { name, path, first, last };
