@@ -41,6 +41,7 @@ const SUITES: Suite[] = [
   { name: "run_folder", load: async () => (await import("./run_folder.bench.js")).benchRunFolder },
   { name: "pacing", load: async () => (await import("./pacing.bench.js")).benchPacing },
   { name: "simulations", load: async () => (await import("./simulations.bench.js")).benchSimulations },
+  { name: "feedback", load: async () => (await import("./feedback.bench.js")).benchFeedback },
 ];
 
 /** Project root whether running from sources (bench/run.ts) or compiled (dist/bench/run.js). */

@@ -5,7 +5,7 @@
 // order, so the bytes of an iteration do not depend on how worlds were split into tasks.
 import {
   Field, FixedSizeList, Float32, Float64, Int8, Int32, RecordBatch, Schema, Struct, Uint8, Uint32,
-  makeData, RecordBatchStreamWriter, type DataType, type Data,
+  makeData, RecordBatchFileWriter, RecordBatchStreamWriter, type DataType, type Data,
 } from "apache-arrow";
 import * as L from "../wasm/layout.js";
 
@@ -100,11 +100,16 @@ export function lateBatch(mem: ArrayBuffer, ptr: number, from: number, to: numbe
   return new RecordBatch(LATE_SCHEMA, makeData({ type: new Struct(LATE_SCHEMA.fields), length: n, nullCount: 0, children }));
 }
 
-/** Serialises batches as one Arrow IPC stream (schema once, then each batch in order). */
-export function toIpcStream(schema: Schema, batches: RecordBatch[]): Uint8Array {
-  const writer = new RecordBatchStreamWriter();
+function writeIpc(writer: RecordBatchStreamWriter | RecordBatchFileWriter, schema: Schema, batches: RecordBatch[]): Uint8Array {
   writer.reset(undefined, schema);
   for (const b of batches) writer.write(b);
   writer.finish();
   return writer.toUint8Array(true);
 }
+
+/** Serialises batches as one Arrow IPC stream (schema once, then each batch in order). */
+export const toIpcStream = (schema: Schema, batches: RecordBatch[]): Uint8Array => writeIpc(new RecordBatchStreamWriter(), schema, batches);
+
+/** Serialises batches as one Arrow IPC file (the stream plus a footer: random access, what pyarrow
+ *  and polars open as a file). */
+export const toIpcFile = (schema: Schema, batches: RecordBatch[]): Uint8Array => writeIpc(new RecordBatchFileWriter(), schema, batches);

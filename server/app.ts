@@ -26,6 +26,10 @@ import type { WasmTarget } from "../wasm/loader.js";
 import { OBS_DIM } from "../wasm/layout.js";
 import { PacingGuard, type PacingOptions } from "./pacing/guard.js";
 import { pacingRoutes } from "./routes/pacing.js";
+import { DecisionLog, type DecisionLogOptions } from "./feedback/decision_log.js";
+import { FeedbackLog, type FeedbackLogOptions } from "./feedback/feedback_log.js";
+import { DECISIONS_DIR, FEEDBACK_DIR } from "./feedback/format.js";
+import { feedbackRoutes } from "./routes/feedback.js";
 
 export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
 
@@ -63,6 +67,11 @@ export interface AppOptions {
   /** what-if simulations: worker threads (default 1), jobs kept (64), jobs queued (16; more get 429),
    *  worlds per task (8) */
   simulations?: SimulationServiceOptions;
+  /** decision log (<dataDir>/decisions/): rows per segment, flush interval, bound on rows waiting for the disk */
+  decisionLog?: DecisionLogOptions;
+  /** feedback (<dataDir>/feedback/): most events per request (default 1000), touchpoints per conversion (64),
+   *  body limit (default 4 MiB), single segments per background compaction (128) */
+  feedback?: FeedbackLogOptions & { maxEvents?: number; maxTouchpoints?: number; bodyLimit?: number };
 }
 
 /** Shared state the plugins read (decorated on the app as `app.gaelp`). */
@@ -163,6 +172,18 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     simulations: new SimulationService(opts.simulations, (status) => metrics.simulations.inc({ status })),
   };
   app.decorate("gaelp", ctx);
+  // feedback and the decision log, opened first: a damaged feedback segment fails start-up naming
+  // the file before anything else holds files open
+  const fb = opts.feedback ?? {};
+  for (const [k, v, hi] of [["maxEvents", fb.maxEvents, 100_000], ["maxTouchpoints", fb.maxTouchpoints, 1024], ["bodyLimit", fb.bodyLimit, 1 << 30]] as const) {
+    if (v !== undefined && !(Number.isInteger(v) && v >= 1 && v <= hi)) throw new RangeError(`server option feedback.${k} must be an integer in [1, ${hi}], got ${v}`);
+  }
+  const feedbackLog = new FeedbackLog(join(opts.dataDir, FEEDBACK_DIR), fb, { onError: (err) => app.log.error({ err }, "feedback log") });
+  const decisionLog = new DecisionLog(join(opts.dataDir, DECISIONS_DIR), opts.decisionLog, {
+    onError: (err) => app.log.error({ err }, "decision log"),
+    onRows: (result, n) => ctx.metrics.decisionLog.inc({ result }, n),
+  });
+  ctx.decisions = decisionLog;
   app.addHook("onRoute", (r) => {
     for (const m of [r.method].flat()) if (m !== "HEAD") ctx.routes.push({ method: m, url: r.url, schema: r.schema as Record<string, unknown> | undefined, bodyLimit: r.bodyLimit });
   });
@@ -255,5 +276,17 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     maxBatch: opts.maxBatch ?? 4096,
   });
   await app.register(simulationRoutes, { service: ctx.simulations, bodyLimit: 64 * 1024 });
+
+  app.addHook("onClose", async () => {
+    const results = await Promise.allSettled([decisionLog.close(), feedbackLog.close()]);
+    for (const r of results) if (r.status === "rejected") app.log.error({ err: r.reason }, "closing the decision or feedback log");
+  });
+  await app.register(feedbackRoutes, {
+    log: feedbackLog,
+    decisions: decisionLog,
+    maxEvents: fb.maxEvents ?? 1000,
+    maxTouchpoints: fb.maxTouchpoints ?? 64,
+    bodyLimit: fb.bodyLimit ?? 4 * 1024 * 1024,
+  });
   return app;
 }

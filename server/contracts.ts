@@ -40,12 +40,18 @@ export interface DecisionRecord {
   /** reference value of the opportunity, dollars */
   refValue: number;
   bidLevel: number;
+  /** the bid level's multiplier under the serving policy */
+  multiplier: number;
   creative: number;
   bid: number;
   /** log-probability of (bidLevel, creative) under the serving policy */
   logProb: number;
   value: number;
   policyVersion: number;
+  /** run folder of the serving policy */
+  policyRun: string;
+  /** the action was sampled from the softmax (false: greedy argmax) */
+  sampled: boolean;
 }
 
 export interface DecisionSink {
@@ -60,6 +66,8 @@ export interface ServerMetrics {
   halts: Counter<"campaign">;
   simulations: Counter<"status">;
   feedbackEvents: Counter<"kind" | "result">;
+  /** served decisions written to the decision log, or dropped (too many waited for the disk) */
+  decisionLog: Counter<"result">;
   /** requests shed with 503 by load shedding, by pressure type */
   shed: Counter<"type">;
 }

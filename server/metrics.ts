@@ -18,6 +18,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): ServerMe
     halts: new Counter({ name: "gaelp_pacing_halts_total", help: "campaigns halted by the pacing guard", labelNames: ["campaign"] as const, registers: [registry] }),
     simulations: new Counter({ name: "gaelp_simulations_total", help: "what-if simulations by final status", labelNames: ["status"] as const, registers: [registry] }),
     shed: new Counter({ name: "gaelp_shed_requests_total", help: "requests shed with 503 under overload, by pressure type", labelNames: ["type"] as const, registers: [registry] }),
-    feedbackEvents: new Counter({ name: "gaelp_feedback_events_total", help: "feedback events by kind and result (stored, duplicate)", labelNames: ["kind", "result"] as const, registers: [registry] }),
+    feedbackEvents: new Counter({ name: "gaelp_feedback_events_total", help: "feedback events by kind and result (stored, duplicate, conflict)", labelNames: ["kind", "result"] as const, registers: [registry] }),
+    decisionLog: new Counter({ name: "gaelp_decision_log_rows_total", help: "served decisions written to the decision log, or dropped", labelNames: ["result"] as const, registers: [registry] }),
   };
 }

@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import Table from "cli-table3";
 import { join } from "node:path";
-import { ConfigError, type GaelpConfig, mergeOverrides, parseSetOverride, resolveConfig, validateConfig } from "../env/config.js";
+import { ATTRIBUTION_MODELS, ConfigError, type GaelpConfig, mergeOverrides, parseSetOverride, resolveConfig, validateConfig } from "../env/config.js";
 import { SCENARIOS } from "../env/scenarios.js";
 import { BIDDER_NAMES, BIDDERS, BidderParamError, createBidder, describeRange, resolveBidderParams } from "../agents/baselines/index.js";
 import type { KpiRow, SimulationReport } from "./simulate.js";
@@ -23,6 +23,7 @@ import type { TObject } from "@sinclair/typebox";
 import { DEFAULT_TRAIN, TRAIN_PRESETS, TrainSchema, resolveTrain, type TrainOptions } from "./train_config.js";
 import { runTraining } from "./train_run.js";
 import { CheckpointError } from "./checkpoint.js";
+import { type AttributionModel, OfflineDataError } from "./offline.js";
 
 export interface CliIo {
   out(text: string): void;
@@ -390,14 +391,17 @@ export function buildProgram(io: CliIo, setCode: (code: number) => void): Comman
         .argParser(collect).default([], "none"),
     )
     .option("--resume <run>", "continue a run (folder name under --runs, or a path) from its newest valid checkpoint")
+    .option("--offline-data <dir>", "a gaelp serve --data-dir: its served decisions joined with their feedback join the replay before the first iteration (README: offline data)")
+    .addOption(new Option("--offline-attribution <model>", "attribution model spreading conversion value over touchpoints (default: the world config's attribution.model)").choices([...ATTRIBUTION_MODELS]))
     .option("--runs <dir>", "runs folder", "runs")
     .option("--no-eval", "skip the final evaluation")
     .option("--json", "print one JSON object (run folder, evaluation) instead of tables", false)
     .addHelpText("after", trainHelp())
-    .action(async (o: { scenario: string; preset: string; seed: number; exp: string; iterations?: number; worlds?: number; threads?: number; config?: string; set: string[]; resume?: string; runs: string; eval: boolean; json: boolean }, cmd: Command) => {
+    .action(async (o: { scenario: string; preset: string; seed: number; exp: string; iterations?: number; worlds?: number; threads?: number; config?: string; set: string[]; resume?: string; offlineData?: string; offlineAttribution?: AttributionModel; runs: string; eval: boolean; json: boolean }, cmd: Command) => {
       const flagsGiven = (names: string[]) => names.filter((n) => cmd.getOptionValueSource(n) === "cli");
       if (o.resume !== undefined) {
-        const clash = flagsGiven(["scenario", "preset", "seed", "exp", "worlds", "threads", "config", "set"]);
+        // a resumed run's offline rows are in its checkpointed replay already
+        const clash = flagsGiven(["scenario", "preset", "seed", "exp", "worlds", "threads", "config", "set", "offlineData", "offlineAttribution"]).map((c) => c.replace(/[A-Z]/g, (ch) => `-${ch.toLowerCase()}`));
         if (clash.length) throw new UsageError(`--resume continues a run with its own configuration; drop ${clash.map((c) => `--${c}`).join(", ")} (only --iterations may extend it)`);
       }
       const worldSets = o.set.filter((e) => !e.startsWith("train."));
@@ -432,18 +436,23 @@ export function buildProgram(io: CliIo, setCode: (code: number) => void): Comman
         if (e instanceof ConfigError) throw new UsageError(`invalid training options: ${e.message}`);
         throw e;
       }
+      if (o.offlineAttribution !== undefined && o.offlineData === undefined) throw new UsageError("--offline-attribution needs --offline-data");
       if (!/^[A-Za-z0-9][A-Za-z0-9.-]*$/.test(o.exp) || o.exp.length > 64) throw new UsageError(`--exp ${JSON.stringify(o.exp)}: Allowed: 1-64 letters, digits, '.' or '-'.`);
       let result;
       try {
         result = await runTraining(
-          { scenario: o.scenario, exp: o.exp, seed: o.seed, config, train, runsRoot: o.runs, resume: o.resume, extendIterations: o.resume !== undefined ? o.iterations : undefined, noEval: !o.eval, json: o.json },
+          {
+            scenario: o.scenario, exp: o.exp, seed: o.seed, config, train, runsRoot: o.runs, resume: o.resume, extendIterations: o.resume !== undefined ? o.iterations : undefined,
+            noEval: !o.eval, json: o.json, offlineData: o.offlineData, offlineAttribution: o.offlineAttribution,
+          },
           { out: io.out, err: io.err },
         );
       } catch (e) {
         if (e instanceof RunDirError || e instanceof CheckpointError) throw new UsageError(e.message);
+        if (e instanceof OfflineDataError || (e instanceof RangeError && e.message.startsWith("--offline-data"))) throw new UsageError(`--offline-data ${o.offlineData}: ${e.message.replace(/^--offline-data: /, "")}`);
         throw e;
       }
-      if (o.json && !result.eval) io.out(JSON.stringify({ run: result.run, iterations: result.iterations, checkpoint: result.checkpoint, seconds: result.seconds }) + "\n");
+      if (o.json && !result.eval) io.out(JSON.stringify({ run: result.run, iterations: result.iterations, checkpoint: result.checkpoint, seconds: result.seconds, offline: result.offline }) + "\n");
       setCode(0);
     });
 

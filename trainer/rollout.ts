@@ -2,10 +2,10 @@
 // file (one record batch per world per iteration) that any Arrow reader opens.
 import { readFileSync, mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { RecordBatchFileWriter, type RecordBatch } from "apache-arrow";
+import type { RecordBatch } from "apache-arrow";
 import type { GaelpConfig } from "../env/config.js";
 import { RolloutEngine } from "../engine/rollout_engine.js";
-import { EXPERIENCE_SCHEMA, LATE_SCHEMA } from "../engine/experience.js";
+import { EXPERIENCE_SCHEMA, LATE_SCHEMA, toIpcFile } from "../engine/experience.js";
 import { writeFileAtomic } from "./fsutil.js";
 import { defaultPolicySpec, policyLayout, type PolicySpec } from "../agents/policy/spec.js";
 
@@ -58,11 +58,7 @@ export function readWeightsFile(file: string, spec: PolicySpec): Float32Array {
 
 /** Writes an Arrow IPC file atomically and durably (fsutil.writeFileAtomic). */
 export function writeArrowFile(file: string, schema: typeof EXPERIENCE_SCHEMA, batches: RecordBatch[]): number {
-  const writer = new RecordBatchFileWriter();
-  writer.reset(undefined, schema);
-  for (const b of batches) writer.write(b);
-  writer.finish();
-  const bytes = writer.toUint8Array(true);
+  const bytes = toIpcFile(schema, batches);
   const target = resolve(file);
   mkdirSync(dirname(target), { recursive: true });
   writeFileAtomic(target, bytes);

@@ -19,6 +19,7 @@ import { RivalPopulation } from "../agents/rivals/index.js";
 import { PrioritizedReplay } from "./replay.js";
 import { TrajectoryStore, computeGae, lateEventsOf, END_CONVERTED, type TrajectoryBatch } from "./trajectories.js";
 import type { TrainOptions } from "./train_config.js";
+import type { OfflineRows, OfflineSummary } from "./offline.js";
 
 export const TRAINER_STATE_FORMAT = "gaelp-trainer/1";
 
@@ -65,6 +66,8 @@ interface TrainerState {
   obsStats: { mean: number[]; var: number[]; count: number };
   rng: object;
   curriculumLog: { iteration: number; level: number; winRate: number }[];
+  /** what --offline-data added to the replay before the first iteration (absent: nothing) */
+  offline?: OfflineSummary & { replayRows: number };
 }
 
 // typed arrays (the optimizer's moments) round-trip only with moreTypes; plain pack mangles them
@@ -102,6 +105,7 @@ export class Trainer {
   private decisions = 0;
   private rows = 0;
   private samples = 0;
+  private offline: TrainerState["offline"];
   backend = "";
 
   constructor(init: TrainerInit) {
@@ -163,6 +167,7 @@ export class Trainer {
     this.decisions = st.decisions;
     this.rows = st.rows;
     this.samples = st.samples;
+    this.offline = st.offline;
     this.obsStats = RunningMeanStd.fromJSON(st.obsStats, this.spec.obsDim);
     this.rng = seedrandom.alea("", { state: st.rng as seedrandom.State.Alea });
     this.replay = PrioritizedReplay.deserialize(need(CKPT.replay));
@@ -171,6 +176,43 @@ export class Trainer {
     this.rivals.setCurriculum(this.curriculumLevel);
     const snap = unpack(need(CKPT.worlds)) as EngineSnapshot;
     this.engine.restore(snap);
+  }
+
+  /**
+   * Adds joined served decisions (trainer/offline.ts) to the replay before the first iteration, so
+   * PPO minibatches mix them in at train.replay.fraction, ratio against their behaviour log-prob.
+   * Each row is a one-step terminal trajectory: the server sees a decision's own cost and its
+   * attributed conversion credit, not the user's later decisions, so there is nothing to
+   * bootstrap from. Its reward is priced as the simulator's rows are (computeGae: (attributed -
+   * (1 + lambda) cost) / campaign.conversionValue with the current lambda), return = reward,
+   * value = the training model's estimate now (as fresh rows get before their update), advantage
+   * = return - value, priority = |advantage|, importance weight 1. The rows are checkpointed with
+   * the replay, so a resumed run has them without reading the folder again.
+   */
+  addOfflineRows(rows: OfflineRows, summary: OfflineSummary): number {
+    if (this.iteration > 0 || this.offline !== undefined) throw new Error("offline rows are added once, before the first iteration of a run");
+    const n = rows.n;
+    if (n > this.replay.capacity) {
+      throw new RangeError(`--offline-data: ${n} joined rows do not fit the replay's ${this.replay.capacity} rows (train.replay.maxMegabytes = ${this.opts.replay.maxMegabytes}); raise it to at least ${Math.ceil((n * this.replay.bytesPerRow) / 1048576)}`);
+    }
+    if (n > 0) {
+      const values = this.learner.values(rows.obs, n);
+      const scale = 1 / this.config.campaign.conversionValue;
+      const ret = new Float32Array(n);
+      const adv = new Float32Array(n);
+      const prio = new Float32Array(n);
+      for (let i = 0; i < n; i++) {
+        ret[i] = (rows.attributed[i] - (1 + this.lambda) * rows.cost[i]) * scale;
+        adv[i] = ret[i] - values[i];
+        prio[i] = Math.abs(adv[i]);
+      }
+      checkFinite(ret, "offline return");
+      this.replay.add(n, {
+        obs: rows.obs, bid: rows.bidLevel, creative: rows.creative, logp: rows.logp, adv, ret, value: values, weight: new Float32Array(n).fill(1),
+      }, prio);
+    }
+    this.offline = { ...summary, replayRows: n };
+    return n;
   }
 
   private hyper() {
@@ -308,6 +350,7 @@ export class Trainer {
       "losses/explained_variance": ev,
       "losses/minibatches": upd.length,
       "replay/size": this.replay.size,
+      "replay/offline_rows": this.offline?.replayRows ?? 0,
       "replay/beta": this.replay.beta,
       "time/rollout_s": (tRollout - t0) / 1000,
       "time/learn_s": (tLearn - tRollout) / 1000,
@@ -426,6 +469,7 @@ export class Trainer {
       obsStats: this.obsStats.toJSON(),
       rng: this.rng.state(),
       curriculumLog: this.curriculumLog,
+      ...(this.offline !== undefined ? { offline: this.offline } : {}),
     };
     const tfjs = await this.model.artifacts();
     return {

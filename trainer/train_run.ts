@@ -22,6 +22,7 @@ import { comparisonBarSvg, learningCurvePanelsSvg } from "./plots.js";
 import { writeFileAtomic } from "./fsutil.js";
 import { evalSummary, evaluateRun, formatEvalTable, writeEvalFiles, type EvalReport } from "./evaluate.js";
 import { validatePolicySpec, type PolicySpec } from "../agents/policy/spec.js";
+import { describeOffline, readOfflineData, type AttributionModel, type OfflineRows, type OfflineSummary } from "./offline.js";
 
 export interface TrainRunIo {
   out(text: string): void;
@@ -43,6 +44,11 @@ export interface TrainRunOptions {
   extendIterations?: number;
   /** stop after this many iterations in this process (tests; the run stays resumable) */
   stopAfter?: number;
+  /** a `gaelp serve --data-dir` whose served decisions joined with their feedback join the replay
+   *  before the first iteration (trainer/offline.ts); not with resume (the rows are in the checkpoint) */
+  offlineData?: string;
+  /** attribution model spreading conversion value over touchpoints (default: the world config's) */
+  offlineAttribution?: AttributionModel;
   /** skip the final evaluation even when train.evalWorlds > 0 */
   noEval?: boolean;
   json?: boolean;
@@ -54,7 +60,10 @@ export interface TrainRunResult {
   checkpoint?: string;
   eval?: EvalReport;
   seconds: number;
+  offline?: OfflineSummary;
 }
+
+export const OFFLINE_SUMMARY_FILE = "offline.json";
 
 const CHECKPOINTS = "checkpoints";
 
@@ -64,6 +73,7 @@ export async function runTraining(o: TrainRunOptions, io: TrainRunIo): Promise<T
   let trainer: Trainer;
   let resumeFiles: Map<string, Uint8Array> | undefined;
   let resumedAt = 0;
+  let offline: { rows: OfflineRows; summary: OfflineSummary } | undefined;
   if (o.resume !== undefined) {
     run = resolveRunDir(o.resume, o.runsRoot);
     const rc = readRunConfig(run);
@@ -79,6 +89,12 @@ export async function runTraining(o: TrainRunOptions, io: TrainRunIo): Promise<T
     io.err(`gaelp train: resuming ${run} from ${loaded.info.dir} (${resumedAt} iterations done)\n`);
   } else {
     trainer = new Trainer({ config: o.config, train: o.train, seed: o.seed });
+    if (o.offlineData !== undefined) {
+      // read and joined before the run folder exists: bad data leaves nothing behind
+      if (!(o.train.replay.fraction > 0)) throw new RangeError("--offline-data: train.replay.fraction is 0, so replayed rows never reach a minibatch; set it > 0 (default 0.25)");
+      offline = readOfflineData(o.offlineData, { spec: trainer.spec, attribution: o.config.attribution, model: o.offlineAttribution });
+      io.err(`gaelp train: ${describeOffline(offline.summary)}\n`);
+    }
     run = createRunDir(o.runsRoot, { scenario: o.scenario, exp: o.exp, seed: o.seed });
     writeRunConfig(run, {
       scenario: o.scenario, exp: o.exp, seed: o.seed,
@@ -91,6 +107,10 @@ export async function runTraining(o: TrainRunOptions, io: TrainRunIo): Promise<T
   let lastCheckpoint: string | undefined;
   try {
     await trainer.start(resumeFiles);
+    if (offline !== undefined) {
+      trainer.addOfflineRows(offline.rows, offline.summary);
+      writeFileAtomic(join(run, OFFLINE_SUMMARY_FILE), JSON.stringify(offline.summary, null, 2) + "\n");
+    }
     if (!resumeFiles) io.err(`gaelp train: ${run} (${train.worlds} worlds x ${train.hoursPerIteration} h x ${train.iterations} iterations, tfjs ${trainer.backend})\n`);
     await trainer.run(
       {
@@ -130,7 +150,7 @@ export async function runTraining(o: TrainRunOptions, io: TrainRunIo): Promise<T
           onProgress: (line) => io.err(`gaelp train: ${line}\n`),
         });
         const { files } = writeEvalFiles(run, report, { command: "train", run, checkpoint: lastCheckpoint, config: trainer.config });
-        if (o.json) io.out(JSON.stringify({ ...evalSummary(report), run, checkpoint: lastCheckpoint, files }) + "\n");
+        if (o.json) io.out(JSON.stringify({ ...evalSummary(report), run, checkpoint: lastCheckpoint, files, offline: offline?.summary }) + "\n");
         else io.out(formatEvalTable(report) + `wrote ${files.json}\n`);
       }
       writePlots(run, report);
@@ -139,7 +159,7 @@ export async function runTraining(o: TrainRunOptions, io: TrainRunIo): Promise<T
     await trainer.close();
   }
   if (!o.json) io.out(`run folder: ${run}\n`);
-  return { run, iterations: done, checkpoint: lastCheckpoint, eval: report, seconds: (performance.now() - t0) / 1000 };
+  return { run, iterations: done, checkpoint: lastCheckpoint, eval: report, seconds: (performance.now() - t0) / 1000, offline: offline?.summary };
 }
 
 function writePlots(run: string, report: EvalReport | undefined): void {

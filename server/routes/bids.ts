@@ -13,6 +13,7 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import seedrandom from "seedrandom";
 import { FEATURES } from "../../env/features.js";
 import { OBS_DIM } from "../../wasm/layout.js";
+import type { ServedPolicy } from "../contracts.js";
 import { ErrorBody, HttpError } from "../errors.js";
 import { type Decision, PolicyServer, RUN_NAME_PATTERN } from "../policy_server.js";
 
@@ -133,11 +134,11 @@ export const bidRoutes: FastifyPluginAsyncTypebox<BidRoutesOptions> = async (app
   const oneRef = [0];
   const oneCap: (number | undefined)[] = [undefined];
 
-  const logDecision = (campaignId: string, bidId: string, obs: ArrayLike<number>, refValue: number, d: Decision, version: number, atMs: number): void => {
+  const logDecision = (campaignId: string, bidId: string, obs: ArrayLike<number>, refValue: number, d: Decision, served: ServedPolicy, atMs: number, sampled: boolean): void => {
     for (let j = 0; j < OBS_DIM; j++) obsScratch[j] = obs[j];
     ctx.decisions.record({
-      bidId, campaignId, atMs, obs: obsScratch, refValue, bidLevel: d.bidLevel, creative: d.creative, bid: d.bid,
-      logProb: d.logProb, value: d.value, policyVersion: version,
+      bidId, campaignId, atMs, obs: obsScratch, refValue, bidLevel: d.bidLevel, multiplier: d.multiplier, creative: d.creative, bid: d.bid,
+      logProb: d.logProb, value: d.value, policyVersion: served.version, policyRun: served.run, sampled,
     });
   };
   const late = (elapsedMs: number): string | undefined =>
@@ -172,7 +173,7 @@ export const bidRoutes: FastifyPluginAsyncTypebox<BidRoutesOptions> = async (app
     }
     const d = decisions[0];
     const bidId = newBidId();
-    logDecision(b.campaignId, bidId, b.obs, b.refValue, d, served.version, Date.now());
+    logDecision(b.campaignId, bidId, b.obs, b.refValue, d, served, Date.now(), !deterministic);
     ctx.metrics.bids.inc({ status: "bid" });
     return {
       status: "bid" as const, campaignId: b.campaignId, bid: d.bid, bidId, bidLevel: d.bidLevel, multiplier: d.multiplier,
@@ -212,7 +213,7 @@ export const bidRoutes: FastifyPluginAsyncTypebox<BidRoutesOptions> = async (app
     for (let i = 0; i < n; i++) {
       const d = decisions[i];
       const bidId = newBidId();
-      logDecision(b.campaignId, bidId, ops[i].obs, ops[i].refValue, d, served.version, now);
+      logDecision(b.campaignId, bidId, ops[i].obs, ops[i].refValue, d, served, now, !deterministic);
       bids[i] = { bidId, bid: d.bid, bidLevel: d.bidLevel, multiplier: d.multiplier, creative: d.creative, value: d.value };
     }
     ctx.metrics.bids.inc({ status: "bid" }, n);

@@ -1,0 +1,210 @@
+// POST /v1/feedback and the decision log: validation naming the field, idempotency by event id
+// (within a request, across requests, concurrent requests, across a restart), durability (the
+// Arrow segments exist and read back after the 200, no temporary files), delivered spend reaching
+// the pacing guard, compaction, a damaged segment failing start-up, and the decision log holding
+// exactly the served bids.
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { tableFromIPC } from "apache-arrow";
+import { describe, expect, it } from "vitest";
+import type { App } from "../server/app.js";
+import { listSegments } from "../server/feedback/segments.js";
+import * as L from "../wasm/layout.js";
+import { scratchDir } from "./helpers/scratch.js";
+import { bidOn, observations, serveApp, servedRun } from "./helpers/serving.js";
+
+const scratch = scratchDir("feedback");
+
+const imp = (eventId: string, bidId: string, cost = 0.5, campaignId = "c1") => ({ eventId, kind: "impression", campaignId, bidId, at: "2024-06-10T12:00:00Z", cost });
+const post = (app: App, events: unknown[]) => app.inject({ method: "POST", url: "/v1/feedback", payload: { events } });
+const files = (dir: string) => (existsSync(dir) ? readdirSync(dir) : []);
+
+function setup() {
+  const runsRoot = scratch.next("runs");
+  const run = servedRun(runsRoot);
+  const dataDir = scratch.next("data");
+  return { runsRoot, run, dataDir, open: (o = {}) => serveApp(runsRoot, dataDir, run, o) };
+}
+
+describe("POST /v1/feedback: validation", () => {
+  it("answers 400 naming the field for every kind of bad event", async () => {
+    const { open } = setup();
+    const app = await open();
+    const cases: [unknown, string][] = [
+      [{}, "body.events"],
+      [{ events: [] }, "body.events"],
+      [{ events: [{ ...imp("e1", "b1"), extra: 1 }] }, "body.events[0].extra"],
+      [{ events: [{ ...imp("e1", "b1"), kind: "view" }] }, "body.events[0].kind"],
+      [{ events: [imp("e 1", "b1")] }, "body.events[0].eventId"],
+      [{ events: [{ ...imp("e1", "b1"), cost: -1 }] }, "body.events[0].cost"],
+      [{ events: [{ ...imp("e1", "b1"), at: "yesterday" }] }, "body.events[0].at"],
+      [{ events: [{ ...imp("e1", "b1"), at: "2024-13-01T00:00:00Z" }] }, "body.events[0].at"],
+      [{ events: [imp("e1", "b1"), { eventId: "e2", kind: "click", campaignId: "c1", at: "2024-06-10T12:00:00Z" }] }, "body.events[1].bidId"],
+      [{ events: [{ ...imp("e1", "b1"), value: 3 }] }, "body.events[0].value"],
+      [{ events: [{ eventId: "e1", kind: "conversion", campaignId: "c1", at: "2024-06-10T12:00:00Z", value: 10 }] }, "body.events[0].touchpoints"],
+      [{ events: [{ eventId: "e1", kind: "conversion", campaignId: "c1", at: "2024-06-10T12:00:00Z", touchpoints: ["b1"] }] }, "body.events[0].value"],
+      [{ events: [{ eventId: "e1", kind: "conversion", campaignId: "c1", at: "2024-06-10T12:00:00Z", touchpoints: ["b1", "b1"], value: 1 }] }, "body.events[0].touchpoints"],
+      [{ events: [{ ...imp("e1", "b1"), touchpoints: ["b1"] }] }, "body.events[0].touchpoints"],
+      [{ events: Array.from({ length: 1001 }, (_, i) => imp(`e${i}`, "b1")) }, "body.events"],
+    ];
+    for (const [body, field] of cases) {
+      const r = await app.inject({ method: "POST", url: "/v1/feedback", payload: body as object });
+      expect(r.statusCode, JSON.stringify(body).slice(0, 200)).toBe(400);
+      const e = r.json();
+      expect(e.code).toBe("invalid_request");
+      expect(e.field, e.message).toBe(field);
+      expect(e.message).toContain(field);
+    }
+    // nothing of a refused request is stored
+    expect(listSegments(join(app.gaelp.opts.dataDir, "feedback"), "feedback").live).toHaveLength(0);
+    await app.close();
+  });
+});
+
+describe("POST /v1/feedback: idempotent and durable", () => {
+  it("stores each event id once: within a request, across requests, concurrently and across a restart", async () => {
+    const { open, dataDir } = setup();
+    let app = await open();
+    let r = await post(app, [imp("a", "b1"), imp("b", "b2"), imp("a", "b1")]);
+    expect(r.statusCode, r.body).toBe(200);
+    expect(r.json()).toEqual({ accepted: 2, duplicates: 1, conflicts: 0, results: ["stored", "stored", "duplicate"] });
+    // the same id with other content is a conflict: the first one stands
+    r = await post(app, [imp("b", "b2"), imp("a", "b1", 0.75), imp("c", "b3")]);
+    expect(r.json()).toEqual({ accepted: 1, duplicates: 1, conflicts: 1, results: ["duplicate", "conflict", "stored"] });
+    // concurrent requests sharing ids: every id stored once, every answer after its write
+    const answers = await Promise.all(Array.from({ length: 12 }, (_, k) => post(app, [imp(`k${k % 4}`, "b9"), imp(`u${k}`, "b9")])));
+    const bodies = answers.map((a) => a.json());
+    expect(bodies.reduce((s, b) => s + b.accepted, 0)).toBe(4 + 12);
+    expect(bodies.reduce((s, b) => s + b.duplicates, 0)).toBe(8);
+    // durable before the answer: the segments hold exactly the stored events, no temp files
+    const dir = join(dataDir, "feedback");
+    const ids: string[] = [];
+    for (const s of listSegments(dir, "feedback").live) {
+      const t = tableFromIPC(readFileSync(s.path));
+      ids.push(...(t.getChild("event_id")!.toArray() as string[]));
+    }
+    expect(ids.sort()).toEqual(["a", "b", "c", ...Array.from({ length: 4 }, (_, k) => `k${k}`), ...Array.from({ length: 12 }, (_, k) => `u${k}`)].sort());
+    expect(files(dir).filter((f) => f.startsWith(".tmp-"))).toEqual([]);
+    const seg0 = tableFromIPC(readFileSync(listSegments(dir, "feedback").live[0].path));
+    expect(seg0.getChild("cost")!.toArray()).toEqual(new Float64Array([0.5, 0.5]));
+    expect(seg0.getChild("at_ms")!.get(0)).toBe(Date.parse("2024-06-10T12:00:00Z"));
+    // metrics by kind and result
+    const metrics = (await app.inject({ method: "GET", url: "/metrics" })).body;
+    expect(metrics).toContain('gaelp_feedback_events_total{kind="impression",result="stored"} 19');
+    expect(metrics).toContain('gaelp_feedback_events_total{kind="impression",result="conflict"} 1');
+    await app.close();
+    // a restart rebuilds the ids from the segments
+    app = await open();
+    r = await post(app, [imp("a", "b1"), imp("u3", "b9"), imp("d", "b4"), imp("c", "b3", 9)]);
+    expect(r.json()).toEqual({ accepted: 1, duplicates: 2, conflicts: 1, results: ["duplicate", "duplicate", "stored", "conflict"] });
+    const st = (await app.inject({ method: "GET", url: "/v1/feedback" })).json();
+    expect(st.feedback).toMatchObject({ eventIds: 20, eventsOnOpen: 19, stored: 1, duplicate: 2, conflict: 1 });
+    await app.close();
+  });
+
+  it("compacts small segments into one file and keeps every event once", async () => {
+    const { open, dataDir } = setup();
+    let app = await open({ feedback: { compactSegments: 3 } });
+    for (let k = 0; k < 7; k++) expect((await post(app, [imp(`e${k}`, "b1", k)])).json().accepted).toBe(1);
+    await app.close();
+    const { live } = listSegments(join(dataDir, "feedback"), "feedback");
+    expect(live.some((s) => s.last > s.first)).toBe(true);
+    expect(live.length).toBeLessThan(7);
+    const costs: number[] = [];
+    for (const s of live) costs.push(...(tableFromIPC(readFileSync(s.path)).getChild("cost")!.toArray() as Float64Array));
+    expect(costs).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    app = await open();
+    expect((await post(app, Array.from({ length: 7 }, (_, k) => imp(`e${k}`, "b1", k)))).json().duplicates).toBe(7);
+    await app.close();
+  });
+
+  it("a damaged segment fails start-up naming the file; a leftover temp file is removed", async () => {
+    const { open, dataDir } = setup();
+    let app = await open();
+    await post(app, [imp("a", "b1")]);
+    await app.close();
+    const dir = join(dataDir, "feedback");
+    writeFileSync(join(dir, ".tmp-feedback-000000000002.arrow-1-abcd"), "half");
+    app = await open();
+    expect(files(dir).filter((f) => f.startsWith(".tmp-"))).toEqual([]);
+    await app.close();
+    const bad = join(dir, "feedback-000000000002.arrow");
+    writeFileSync(bad, "not arrow");
+    await expect(open()).rejects.toThrow(bad);
+  });
+});
+
+describe("feedback reaches the pacing guard", () => {
+  it("stored impressions, clicks and conversions change the campaign's delivery; duplicates do not", async () => {
+    const { open } = setup();
+    const app = await open();
+    const put = await app.inject({ method: "PUT", url: "/v1/campaigns/c1", payload: { name: "C1", market: "US", product: "p", start: "2024-06-01", end: "2024-06-30", budget: 3000 } });
+    expect(put.statusCode, put.body).toBe(201);
+    const before = (await app.inject({ method: "GET", url: "/v1/campaigns/c1/pacing" })).json();
+    expect(before.delivery.spend).toBe(0);
+    const events = [
+      imp("i1", "b1", 1.25), imp("i2", "b2", 0.5),
+      { eventId: "k1", kind: "click", campaignId: "c1", bidId: "b1", at: "2024-06-10T12:05:00Z", cost: 2 },
+      { eventId: "v1", kind: "conversion", campaignId: "c1", touchpoints: ["b1", "b2"], at: "2024-06-12T08:00:00Z", value: 120 },
+    ];
+    expect((await post(app, events)).json().accepted).toBe(4);
+    expect((await post(app, events)).json().duplicates).toBe(4);
+    const after = (await app.inject({ method: "GET", url: "/v1/campaigns/c1/pacing" })).json();
+    expect(after.delivery).toMatchObject({ spend: 3.75, impressions: 2, clicks: 1, conversions: 1, value: 120, events: 4, lastEventAt: "2024-06-12T08:00:00.000Z" });
+    await app.close();
+  });
+});
+
+describe("decision log", () => {
+  it("holds every served bid: bid ids as answered, observations as sent, actions and log-probs", async () => {
+    const { open, dataDir, run } = setup();
+    const app = await open({ decisionLog: { flushRows: 16 } });
+    const obs = observations(40, 1);
+    const served = [...await bidOn(app, "c1", obs.slice(0, 30)), ...await bidOn(app, "c2", obs.slice(30))];
+    const one = await app.inject({ method: "POST", url: "/v1/bid", payload: { campaignId: "c3", obs: obs[0], refValue: 1.5, sample: true, seed: 4 } });
+    served.push({ ...one.json(), obs: obs[0] });
+    // 41 decisions: two full segments of 16 written at once, the rest on close
+    await app.close();
+    const segs = listSegments(join(dataDir, "decisions"), "decisions").live;
+    expect(segs.length).toBe(3);
+    const rows: Record<string, { obs: Float32Array; level: number; creative: number; campaign: string; run: string; logp: number; sampled: number; value: number }> = {};
+    for (const s of segs) {
+      const t = tableFromIPC(readFileSync(s.path));
+      expect(t.schema.fields.find((f) => f.name === "obs")!.type.toString()).toBe(`FixedSizeList[${L.OBS_DIM}]<Float32>`);
+      for (let i = 0; i < t.numRows; i++) {
+        const r = t.get(i)!.toJSON() as Record<string, unknown>;
+        rows[r.bid_id as string] = {
+          obs: (r.obs as { toArray(): Float32Array }).toArray(), level: r.bid_level as number, creative: r.creative as number,
+          campaign: r.campaign_id as string, run: r.policy_run as string, logp: r.logp as number, sampled: r.sampled as number, value: r.value as number,
+        };
+      }
+    }
+    expect(Object.keys(rows).sort()).toEqual(served.map((s) => s.bidId).sort());
+    for (const [k, s] of served.entries()) {
+      const r = rows[s.bidId];
+      expect(Array.from(r.obs)).toEqual(s.obs);
+      expect(r.level).toBe(s.bidLevel);
+      expect(r.creative).toBe(s.creative);
+      expect(r.value).toBe(Math.fround(s.value));
+      expect(r.campaign).toBe(k < 30 ? "c1" : k < 40 ? "c2" : "c3");
+      expect(r.run).toBe(run);
+      expect(r.logp).toBeLessThanOrEqual(0);
+      expect(r.sampled).toBe(k === 40 ? 1 : 0);
+    }
+    expect(files(join(dataDir, "decisions")).filter((f) => f.startsWith(".tmp-"))).toEqual([]);
+  });
+
+  it("an idle flush tick does not wedge the log: decisions after it are still written and close returns", async () => {
+    const { open, dataDir } = setup();
+    const app = await open({ decisionLog: { flushMs: 20 } });
+    await new Promise((r) => setTimeout(r, 120)); // several ticks with nothing buffered
+    const served = await bidOn(app, "c1", observations(3, 2));
+    // the timer writes the partial buffer (polled: the machine may be slow)
+    const list = () => listSegments(join(dataDir, "decisions"), "decisions").live;
+    for (let k = 0; k < 500 && list().length === 0; k++) await new Promise((r) => setTimeout(r, 20));
+    const segs = list();
+    expect(segs).toHaveLength(1);
+    expect(tableFromIPC(readFileSync(segs[0].path)).getChild("bid_id")!.toArray()).toEqual(served.map((b) => b.bidId));
+    await app.close();
+  });
+});
