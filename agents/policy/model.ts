@@ -11,6 +11,7 @@ import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { writeFilesAtomic } from "../../trainer/fsutil.js";
+import { dense } from "./dense.js";
 import { initialCanonical } from "./init.js";
 import { type PolicySpec, policyLayout, validatePolicySpec } from "./spec.js";
 
@@ -82,6 +83,8 @@ export class PolicyModel {
   private meanT: tf.Tensor1D;
   private stdT: tf.Tensor1D;
   private disposed = false;
+  /** layer name -> its [kernel, bias] variables; tf.Variable objects keep their identity across assign() */
+  private readonly layerVars = new Map<string, [tf.Tensor2D, tf.Tensor1D]>();
 
   private constructor(spec: PolicySpec, model: tf.LayersModel) {
     this.spec = spec;
@@ -121,10 +124,30 @@ export class PolicyModel {
     }
     return tf.tidy(() => {
       const clip = this.spec.obsClip;
-      const x = tf.clipByValue(tf.div(tf.sub(obsRaw, this.meanT), this.stdT), -clip, clip);
-      const [bidLogits, creativeLogits, value] = this.model.apply(x) as tf.Tensor2D[];
+      let h = tf.clipByValue(tf.div(tf.sub(obsRaw, this.meanT), this.stdT), -clip, clip) as tf.Tensor2D;
+      // the model's own variables, through dense() (agents/policy/dense.ts): the same outputs as
+      // model.apply, with a backward pass that avoids the wasm backend's slow transposed matMul
+      this.spec.hidden.forEach((_, l) => {
+        const [k, b] = this.weightsOf(`hidden_${l}`);
+        h = dense(h, k, b, this.spec.activation, l > 0);
+      });
+      // the three heads as one product: their kernels side by side, outputs split after
+      const heads = HEADS.map((head) => this.weightsOf(head));
+      const out = dense(h, tf.concat(heads.map((w) => w[0]), 1), tf.concat(heads.map((w) => w[1]), 0), "linear");
+      const [bidLogits, creativeLogits, value] = tf.split(out, HEADS.map((head) => headUnits(this.spec, head)), 1) as tf.Tensor2D[];
       return { bidLogits, creativeLogits, value: tf.reshape(value, [-1]) as tf.Tensor1D };
     });
+  }
+
+  /** A Dense layer's kernel and bias variables (the ones the optimiser updates). */
+  private weightsOf(layer: string): [tf.Tensor2D, tf.Tensor1D] {
+    let w = this.layerVars.get(layer);
+    if (!w) {
+      const [k, b] = this.model.getLayer(layer).trainableWeights.map((v) => v.read());
+      w = [k as tf.Tensor2D, b as tf.Tensor1D];
+      this.layerVars.set(layer, w);
+    }
+    return w;
   }
 
   /** Replaces the observation normalisation (e.g. the running stats of the rollouts). */
