@@ -2,8 +2,8 @@
 // products. tfjs's autodiff of matMul asks for transposed products (dx = dy Kᵀ, dK = xᵀ dy), and
 // the wasm backend runs every transposed (or batched) matMul in a scalar triple loop; only
 // the plain [1, m, k] x [1, k, n] product goes to XNNPACK. The PPO update spent about 40% of a
-// training run in that loop. Here the narrower operand is transposed explicitly (one cheap
-// Transpose kernel) and the product itself is a plain one.
+// training run in that loop. Here the operands are transposed explicitly (dz, and the small
+// kernel) and the products themselves are plain ones.
 //
 // The forward value is tfjs's fused matMul (bias and ReLU inside the XNNPACK call), the op tfjs
 // Dense layers use, so outputs match a tfjs Dense layer's.
@@ -14,13 +14,6 @@ type CustomGradFn = Parameters<typeof tf.customGrad>[0];
 
 /** x [n, in] · k [in, units] with both operands as given (no transpose flags). */
 const plainMatMul = (a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D => tf.matMul(a, b);
-
-/** aᵀ b for a [n, p], b [n, q] -> [p, q], transposing whichever of a and b is narrower. */
-function matMulTransposeA(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
-  // aᵀ b = (bᵀ a)ᵀ: transposing b (n x q) and the small [q, p] result is cheaper when q < p
-  if (b.shape[1] < a.shape[1]) return tf.transpose(plainMatMul(tf.transpose(b), a));
-  return plainMatMul(tf.transpose(a), b);
-}
 
 /** The gradient at the pre-activation from the gradient at the output y = act(z). */
 function preActivationGrad(dy: tf.Tensor2D, y: tf.Tensor2D, act: DenseActivation): tf.Tensor2D {
@@ -51,7 +44,11 @@ export function dense(x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1D, ac
   const paramGrads = (dy: tf.Tensor2D, saved: tf.Tensor[]): { dz: tf.Tensor2D; dk: tf.Tensor2D; db: tf.Tensor1D } => {
     const [xs, , y] = saved as tf.Tensor2D[];
     const dz = preActivationGrad(dy, y, act);
-    return { dz, dk: matMulTransposeA(xs, dz), db: tf.sum(dz, 0) };
+    // dK = xᵀ dz computed as (dzᵀ x)ᵀ: dz is transposed once and then serves both dK and db, whose
+    // sum over rows becomes a sum along dzᵀ's innermost axis (the wasm Sum kernel transposes its
+    // input first for any other axis)
+    const dzT = tf.transpose(dz);
+    return { dz, dk: tf.transpose(plainMatMul(dzT, xs)), db: tf.sum(dzT, 1) };
   };
   if (!inputGrad) {
     const op = tf.customGrad(((k: tf.Tensor2D, b: tf.Tensor1D, save: tf.GradSaveFunc) => ({

@@ -42,6 +42,12 @@ interface PolicyMetadata {
 
 const HEADS = ["bid", "creative", "value"] as const;
 
+/** Column ranges of forwardHeads()' output: [bid, bid + creative) are creative logits, `value` is one column. */
+export function headColumns(spec: PolicySpec): { bid: number; creative: number; value: number; width: number } {
+  const nb = spec.bidLevels.length;
+  return { bid: nb, creative: spec.numCreatives, value: nb + spec.numCreatives, width: nb + spec.numCreatives + 1 };
+}
+
 function headUnits(spec: PolicySpec, head: (typeof HEADS)[number]): number {
   return head === "bid" ? spec.bidLevels.length : head === "creative" ? spec.numCreatives : 1;
 }
@@ -118,6 +124,19 @@ export class PolicyModel {
    * gradients flow to the model's weights (the normalisation stats are constants). Caller disposes.
    */
   forward(obsRaw: tf.Tensor2D): PolicyOutputs {
+    return tf.tidy(() => {
+      const [bidLogits, creativeLogits, value] = tf.split(this.forwardHeads(obsRaw), HEADS.map((head) => headUnits(this.spec, head)), 1) as tf.Tensor2D[];
+      return { bidLogits, creativeLogits, value: tf.reshape(value, [-1]) as tf.Tensor1D };
+    });
+  }
+
+  /**
+   * The three heads side by side, [n, bidLevels.length + numCreatives + 1]: bid logits, creative
+   * logits, value (headColumns). One product computes them (their kernels concatenated); callers
+   * that read the heads row by row skip forward()'s column split, which the wasm backend does
+   * row by row in JS. Caller disposes.
+   */
+  forwardHeads(obsRaw: tf.Tensor2D): tf.Tensor2D {
     this.assertLive();
     if (obsRaw.rank !== 2 || obsRaw.shape[1] !== this.spec.obsDim) {
       throw new Error(`PolicyModel.forward: obs must be [n, ${this.spec.obsDim}], got [${obsRaw.shape.join(", ")}]`);
@@ -131,11 +150,8 @@ export class PolicyModel {
         const [k, b] = this.weightsOf(`hidden_${l}`);
         h = dense(h, k, b, this.spec.activation, l > 0);
       });
-      // the three heads as one product: their kernels side by side, outputs split after
       const heads = HEADS.map((head) => this.weightsOf(head));
-      const out = dense(h, tf.concat(heads.map((w) => w[0]), 1), tf.concat(heads.map((w) => w[1]), 0), "linear");
-      const [bidLogits, creativeLogits, value] = tf.split(out, HEADS.map((head) => headUnits(this.spec, head)), 1) as tf.Tensor2D[];
-      return { bidLogits, creativeLogits, value: tf.reshape(value, [-1]) as tf.Tensor1D };
+      return dense(h, tf.concat(heads.map((w) => w[0]), 1), tf.concat(heads.map((w) => w[1]), 0), "linear");
     });
   }
 
