@@ -4,7 +4,9 @@
 //                           on the selected tfjs backend (tfjs-node when installed, else wasm)
 //   train.decisions_per_s   decisions simulated per second of wall time during a real training run
 //                           (rollout + trajectories + GAE + PPO + replay + rivals), default options
-//                           but fewer worlds/iterations
+//                           but fewer iterations
+//   train.decisions_per_cpu_s  the same per second of the process's CPU time (all its threads): the
+//                           per-core rate, less sensitive to other load on a shared host
 import { initTf } from "../agents/tf.js";
 import { PolicyModel } from "../agents/policy/model.js";
 import { defaultPolicySpec } from "../agents/policy/spec.js";
@@ -67,11 +69,13 @@ export async function benchTrain(opts: SuiteOptions): Promise<Record<string, num
   let t0 = 0;
   let learnS = 0;
   let rolloutS = 0;
+  let cpu0 = process.cpuUsage();
   try {
     await trainer.run({
       onIteration: (it, m) => {
         if (it === warm - 1) {
           t0 = performance.now();
+          cpu0 = process.cpuUsage();
           d0 = m["charts/decisions"];
         }
         if (it >= warm) {
@@ -85,8 +89,11 @@ export async function benchTrain(opts: SuiteOptions): Promise<Record<string, num
     await trainer.close();
   }
   const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
   return {
     "train.decisions_per_s": decisions / seconds,
+    // per core on a shared host: the process's CPU time (all threads, the engine's workers included)
+    "train.decisions_per_cpu_s": decisions / ((cpu.user + cpu.system) / 1e6),
     "train.learner_share": learnS / seconds,
     "train.rollout_share": rolloutS / seconds,
   };

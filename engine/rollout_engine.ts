@@ -126,6 +126,16 @@ export function compiledWorkerFile(rel: string): string {
 
 const SALT_STREAM = 0x5a17;
 
+/**
+ * A task descriptor as msgpack bytes that own exactly their buffer. msgpackr packs into one
+ * module-wide buffer (shared by every Packr) and returns a view of it; posting a view to a worker
+ * clones its whole ArrayBuffer, and once a checkpoint has packed hundreds of MB that buffer is
+ * hundreds of MB: every task message then copied it, slowing runs down after their first checkpoint.
+ */
+export function packTaskDesc(desc: TaskDesc): Uint8Array {
+  return Uint8Array.prototype.slice.call(pack(desc));
+}
+
 export class RolloutEngine {
   readonly config: GaelpConfig;
   readonly spec: PolicySpec;
@@ -311,11 +321,11 @@ export class RolloutEngine {
     const states = desc.worlds.map((w) => this.states[w.index]);
     if (this.local) {
       // same path as a worker, minus the thread hop (faults are a worker concern)
-      const d = unpack(pack({ ...desc, fault: undefined })) as TaskDesc;
+      const d = unpack(packTaskDesc({ ...desc, fault: undefined })) as TaskDesc;
       this.local.setPolicy(new Float32Array(this.weights), d.policyVersion);
       return this.local.run(d, states.map((s) => new Uint8Array(s)), undefined, new Float32Array(this.rivalRows));
     }
-    const payload: TaskPayload = { desc: pack(desc), states, weights: this.weights, rivalParams: this.rivalRows };
+    const payload: TaskPayload = { desc: packTaskDesc(desc), states, weights: this.weights, rivalParams: this.rivalRows };
     return (await this.pool!.run(payload, { signal: AbortSignal.timeout(this.opts.taskTimeoutMs) })) as TaskResult;
   }
 

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import type * as TfTypes from "@tensorflow/tfjs";
 import { initTf, tfBackendAvailable } from "../agents/tf.js";
 import { PolicyModel } from "../agents/policy/model.js";
+import { type DenseActivation, dense } from "../agents/policy/dense.js";
 import { forwardReference } from "../agents/policy/reference.js";
 import { HIDDEN_GAIN, POLICY_HEAD_GAIN, VALUE_HEAD_GAIN, initialCanonical, orthogonalKernel } from "../agents/policy/init.js";
 import { type Activation, type PolicySpec, defaultPolicySpec, outputWidth, policyLayout } from "../agents/policy/spec.js";
@@ -122,6 +123,90 @@ describe("backend", () => {
     }
     tf.dispose([x, loss, ...Object.values(grads)]);
     model.dispose();
+  });
+});
+
+// forward() runs the model's variables through dense() (agents/policy/dense.ts), whose gradient is
+// hand-written with plain products only; tfjs's own autodiff of the layers model is the yardstick
+describe("hand-written dense gradients equal tfjs autodiff", () => {
+  const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+    expect(a.length).toBe(b.length);
+    let m = 0;
+    for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+    return m;
+  };
+
+  for (const [hidden, activation] of [[[64, 64], "relu"], [[16, 8, 12], "tanh"], [[32], "relu"]] as [number[], Activation][]) {
+    it(`policy weights: hidden [${hidden.join(", ")}], ${activation}`, () => {
+      const spec = defaultPolicySpec(3, { hidden, activation });
+      const model = PolicyModel.fromCanonical(spec, randomCanonical(spec, `cg-${activation}`));
+      const n = 301;
+      const x = tf.tensor2d(randomObs(spec, n, `cg-obs-${activation}`), [n, spec.obsDim]);
+      const rng = seedrandom(`cg-mix-${activation}`);
+      // a loss that weighs every output differently, so a swapped or transposed gradient shows
+      const mix = (cols: number) => tf.tensor2d(Float32Array.from({ length: n * cols }, () => gauss(rng) / n), [n, cols]);
+      const wb = mix(spec.bidLevels.length);
+      const wc = mix(spec.numCreatives);
+      const wv = tf.reshape(mix(1), [-1]);
+      const loss = (bid: TfTypes.Tensor, cre: TfTypes.Tensor, v: TfTypes.Tensor) =>
+        tf.addN([tf.sum(tf.mul(bid, wb)), tf.sum(tf.mul(tf.square(cre), wc)), tf.sum(tf.mul(v, wv))]) as TfTypes.Scalar;
+      const vars = model.model.trainableWeights.map((w) => w.read() as TfTypes.Variable);
+      const custom = tf.variableGrads(() => {
+        const o = model.forward(x);
+        return loss(o.bidLogits, o.creativeLogits, o.value);
+      }, vars);
+      const auto = tf.variableGrads(() => {
+        const clip = spec.obsClip;
+        const { mean, std } = model.getNormalization();
+        const z = tf.clipByValue(tf.div(tf.sub(x, tf.tensor1d(mean)), tf.tensor1d(std)), -clip, clip);
+        const [b, c, v] = model.model.apply(z) as TfTypes.Tensor2D[];
+        return loss(b, c, tf.reshape(v, [-1]));
+      }, vars);
+      expect(Math.abs(custom.value.dataSync()[0] - auto.value.dataSync()[0])).toBeLessThan(1e-5);
+      let largest = 0;
+      for (const v of vars) {
+        const a = auto.grads[v.name].dataSync();
+        largest = Math.max(largest, ...Array.from(a, Math.abs));
+        expect(maxAbsDiff(custom.grads[v.name].dataSync(), a), v.name).toBeLessThan(1e-5);
+      }
+      expect(largest).toBeGreaterThan(1e-3); // the comparison is not between two sets of zeros
+      tf.dispose([x, wb, wc, wv, custom.value, auto.value, ...Object.values(custom.grads), ...Object.values(auto.grads)]);
+      model.dispose();
+    });
+  }
+
+  for (const activation of ["relu", "tanh", "linear"] as DenseActivation[]) {
+    it(`dense() input, kernel and bias gradients: ${activation}`, () => {
+      const rng = seedrandom(`dense-${activation}`);
+      const r = (shape: number[], scale: number) => tf.tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b) }, () => scale * gauss(rng)), shape);
+      const n = 67;
+      const x = r([n, 9], 1) as TfTypes.Tensor2D;
+      const k = r([9, 13], 0.5) as TfTypes.Tensor2D;
+      const b = r([13], 0.3) as TfTypes.Tensor1D;
+      const w = r([n, 13], 1 / n);
+      const act = (z: TfTypes.Tensor) => (activation === "relu" ? tf.relu(z) : activation === "tanh" ? tf.tanh(z) : z);
+      const f = (which: (x: TfTypes.Tensor2D, k: TfTypes.Tensor2D, b: TfTypes.Tensor1D) => TfTypes.Tensor) =>
+        tf.grads((xi: TfTypes.Tensor, ki: TfTypes.Tensor, bi: TfTypes.Tensor) => tf.sum(tf.mul(which(xi as TfTypes.Tensor2D, ki as TfTypes.Tensor2D, bi as TfTypes.Tensor1D), w)))([x, k, b]);
+      const custom = f((xi, ki, bi) => dense(xi, ki, bi, activation));
+      const auto = f((xi, ki, bi) => act(tf.add(tf.matMul(xi, ki), bi)));
+      ["x", "kernel", "bias"].forEach((name, i) => {
+        expect(maxAbsDiff(custom[i].dataSync(), auto[i].dataSync()), name).toBeLessThan(1e-5);
+        expect(custom[i].shape, name).toEqual(auto[i].shape);
+      });
+      // without the input gradient the parameters' gradients are the same
+      const [gk, gb] = tf.grads((ki: TfTypes.Tensor, bi: TfTypes.Tensor) => tf.sum(tf.mul(dense(x, ki as TfTypes.Tensor2D, bi as TfTypes.Tensor1D, activation, false), w)))([k, b]);
+      expect(maxAbsDiff(gk.dataSync(), auto[1].dataSync())).toBeLessThan(1e-5);
+      expect(maxAbsDiff(gb.dataSync(), auto[2].dataSync())).toBeLessThan(1e-5);
+      tf.dispose([x, k, b, w, gk, gb, ...custom, ...auto]);
+    });
+  }
+
+  it("dense() names the shapes it cannot multiply", () => {
+    const x = tf.zeros([4, 3]) as TfTypes.Tensor2D;
+    const k = tf.zeros([5, 2]) as TfTypes.Tensor2D;
+    const b = tf.zeros([2]) as TfTypes.Tensor1D;
+    expect(() => dense(x, k, b, "relu")).toThrow(/x \[4, 3\], kernel \[5, 2\], bias \[2\]/);
+    tf.dispose([x, k, b]);
   });
 });
 

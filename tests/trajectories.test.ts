@@ -102,6 +102,44 @@ describe("TrajectoryStore over real engine iterations", () => {
     }
   }, 120_000);
 
+  it("cuts journeys older than maxAgeHours, so open rows stay bounded (without it they do not)", async () => {
+    const config = resolveConfig();
+    const spec = defaultPolicySpec(config.campaign.creatives.length);
+    const maxAge = config.journey.conversionWindowDays * 24;
+    const run = async (ageLimit: number) => {
+      const engine = new RolloutEngine({ config, seed: 13, worlds: 3, threads: 0 });
+      engine.setPolicy(randomPolicy(spec, 5), 1);
+      const store = new TrajectoryStore();
+      let oldestOpen = 0;
+      let longestOut = 0;
+      let rowsIn = 0;
+      let rowsOut = 0;
+      try {
+        for (let it = 0; it < 16; it++) {
+          const res = await engine.run({ hours: 72 });
+          const { out, stats } = store.ingest(res.batches, lateEventsOf(res.late), res.untilHour, 24 * 21, undefined, ageLimit);
+          rowsIn += stats.rowsIn;
+          rowsOut += out.rows.n;
+          for (let t = 0; t < out.count; t++) longestOut = Math.max(longestOut, out.rows.hour[out.start[t + 1] - 1] - out.rows.hour[out.start[t]]);
+          const hours = new Int32Array(store.serialize().columns.hour.slice().buffer);
+          for (const h of hours) oldestOpen = Math.max(oldestOpen, res.untilHour - h);
+        }
+        rowsOut += store.flushAll().rows.n;
+      } finally {
+        await engine.close();
+      }
+      expect(rowsOut).toBe(rowsIn);
+      return { oldestOpen, longestOut };
+    };
+    const unbounded = await run(0);
+    expect(unbounded.oldestOpen).toBeGreaterThan(maxAge); // the market keeps some journeys open past their window
+    const bounded = await run(maxAge);
+    expect(bounded.oldestOpen).toBeLessThanOrEqual(maxAge);
+    // checked once an iteration: a journey may gain one more iteration's rows before its cut
+    expect(bounded.longestOut).toBeLessThanOrEqual(maxAge + 72);
+    expect(unbounded.longestOut).toBeGreaterThan(maxAge + 72);
+  }, 180_000);
+
   it("truncates journeys of re-created worlds and counts late events that have no row", () => {
     const store = new TrajectoryStore();
     const { out, stats } = store.ingest([], [{ world: [0], decision: [5], kind: [1], value: [3], length: 1 }], 0, 100);

@@ -264,7 +264,9 @@ export class Trainer {
     const tRollout = performance.now();
     const late = lateEventsOf(res.late);
     const resetWorlds = resampled ? new Set(Array.from({ length: o.worlds }, (_, w) => w)) : undefined;
-    const { out: batch, stats: ing } = this.store.ingest(res.batches, late, res.untilHour, o.maxOpenHours, resetWorlds);
+    // a journey older than the conversion window can no longer convert: cut it (bounds the store)
+    const maxAgeHours = this.config.journey.conversionWindowDays * 24;
+    const { out: batch, stats: ing } = this.store.ingest(res.batches, late, res.untilHour, o.maxOpenHours, resetWorlds, maxAgeHours);
     this.decisions += res.decisions;
     this.rows += res.rows;
     // learning rate schedule (CleanRL anneal_lr: linear to 0 over the run)
@@ -335,6 +337,7 @@ export class Trainer {
       "charts/journey_decisions": journeys.meanLength,
       "charts/conversion_rate": journeys.conversionRate,
       "charts/open_journeys": ing.open,
+      "charts/open_rows": ing.openRows,
       "charts/unmatched_late_events": ing.unmatchedLate,
       "charts/learning_rate": this.learner.learningRate,
       "charts/lambda": this.lambda,

@@ -77,15 +77,29 @@ export class RowColumns {
   appendFrom(src: RowColumns, idx: ArrayLike<number>): void {
     const m = idx.length;
     this.reserve(this.n + m);
-    const n0 = this.n;
-    for (const f of RowColumns.FIELDS) {
-      const a = src[f];
-      const b = this[f];
-      if (f === "obs") {
-        for (let i = 0; i < m; i++) b.set(a.subarray(idx[i] * OBS_DIM, (idx[i] + 1) * OBS_DIM) as never, (n0 + i) * OBS_DIM);
-      } else {
-        for (let i = 0; i < m; i++) b[n0 + i] = a[idx[i]];
-      }
+    const at = this.n;
+    // one monomorphic loop per element type: a loop over all fields sees five array types and
+    // goes megamorphic, which made this the trainer's costliest function
+    gatherU32(this.world, src.world, idx, at);
+    gatherU32(this.decision, src.decision, idx, at);
+    gatherU32(this.user, src.user, idx, at);
+    gatherU32(this.version, src.version, idx, at);
+    gatherI32(this.hour, src.hour, idx, at);
+    gatherF32(this.logp, src.logp, idx, at);
+    gatherF32(this.value, src.value, idx, at);
+    gatherF32(this.cost, src.cost, idx, at);
+    gatherF32(this.weight, src.weight, idx, at);
+    gatherF64(this.attributed, src.attributed, idx, at);
+    gatherU8(this.bidLevel, src.bidLevel, idx, at);
+    gatherU8(this.creative, src.creative, idx, at);
+    gatherU8(this.end, src.end, idx, at);
+    gatherU8(this.won, src.won, idx, at);
+    const so = src.obs;
+    const d = this.obs;
+    for (let i = 0; i < m; i++) {
+      const a = idx[i] * OBS_DIM;
+      const b = (at + i) * OBS_DIM;
+      for (let k = 0; k < OBS_DIM; k++) d[b + k] = so[a + k];
     }
     this.n += m;
   }
@@ -138,6 +152,22 @@ export class RowColumns {
   }
 }
 
+function gatherU32(dst: Uint32Array, src: Uint32Array, idx: ArrayLike<number>, at: number): void {
+  for (let i = 0; i < idx.length; i++) dst[at + i] = src[idx[i]];
+}
+function gatherI32(dst: Int32Array, src: Int32Array, idx: ArrayLike<number>, at: number): void {
+  for (let i = 0; i < idx.length; i++) dst[at + i] = src[idx[i]];
+}
+function gatherF32(dst: Float32Array, src: Float32Array, idx: ArrayLike<number>, at: number): void {
+  for (let i = 0; i < idx.length; i++) dst[at + i] = src[idx[i]];
+}
+function gatherF64(dst: Float64Array, src: Float64Array, idx: ArrayLike<number>, at: number): void {
+  for (let i = 0; i < idx.length; i++) dst[at + i] = src[idx[i]];
+}
+function gatherU8(dst: Uint8Array, src: Uint8Array, idx: ArrayLike<number>, at: number): void {
+  for (let i = 0; i < idx.length; i++) dst[at + i] = src[idx[i]];
+}
+
 export interface LateEvents {
   world: ArrayLike<number>;
   decision: ArrayLike<number>;
@@ -177,21 +207,41 @@ export interface IngestStats {
 
 const worldKey = (world: number, user: number): number => world * 0x100000000 + user;
 
+const NO_ROW = -1;
+
+/**
+ * Open trajectories over one append-only row table. Each trajectory is a slot holding its rows as a
+ * linked list in row order (head, tail, next per row), so an iteration's work is proportional to
+ * its new rows, its late events and the rows it hands out -- not to every open row. Handed-out rows
+ * are marked dead and the table is compacted (order kept) once dead rows outnumber live ones.
+ */
 export class TrajectoryStore {
   private rows = new RowColumns(4096);
-  /** open trajectory id of each row (parallel to rows) */
-  private traj = new Int32Array(4096);
+  /** slot of each row's trajectory; NO_ROW once the row was handed out */
+  private rowSlot = new Int32Array(4096);
+  /** next row of the same trajectory, NO_ROW at its tail */
+  private rowNext = new Int32Array(4096);
+  private liveRows = 0;
+  // trajectory slots (reused through a free list)
+  private slotId = new Float64Array(256);
+  private slotKey = new Float64Array(256);
+  private slotHead = new Int32Array(256);
+  private slotTail = new Int32Array(256);
+  /** END_* once closed in this ingest, END_NONE while open */
+  private slotEnd = new Uint8Array(256);
+  private freeSlots: number[] = [];
+  private slotsUsed = 0;
   private nextTraj = 0;
-  /** (world, user) -> open trajectory id */
+  /** (world, user) -> slot of its open trajectory (insertion order is the checkpoint's order) */
   private open = new Map<number, number>();
-  /** (world, decision) -> row, for late events */
+  /** (world, decision) -> live row, for late events */
   private byDecision = new Map<number, number>();
-  /** trajectories closed this round: id -> END_* */
-  private closed = new Map<number, number>();
+  /** slots closed in this ingest */
+  private closed: number[] = [];
   unmatchedLateTotal = 0;
 
   get openRows(): number {
-    return this.rows.n;
+    return this.liveRows;
   }
 
   get openTrajectories(): number {
@@ -201,22 +251,27 @@ export class TrajectoryStore {
   /**
    * Adds one iteration's experience: late events first (they address rows of earlier iterations),
    * then the new rows. Trajectories whose journey ended, whose newest row is older than
-   * `maxOpenHours` before `nowHour`, or whose world is listed in `resetWorlds` (re-created: the
-   * journey can never end) are removed and returned.
+   * `maxOpenHours` before `nowHour`, whose first row is older than `maxAgeHours` (0: no limit), or
+   * whose world is listed in `resetWorlds` (re-created: the journey can never end) are removed and
+   * returned.
+   *
+   * `maxAgeHours` bounds the store: a journey times out only after days without any advertiser's
+   * touch, so a user the market keeps reaching holds a journey open indefinitely, long after its
+   * conversion window has closed and nothing but costs can reach its rows.
    */
-  ingest(batches: RecordBatch[], late: LateEvents[], nowHour: number, maxOpenHours: number, resetWorlds?: ReadonlySet<number>): { out: TrajectoryBatch; stats: IngestStats } {
+  ingest(batches: RecordBatch[], late: LateEvents[], nowHour: number, maxOpenHours: number, resetWorlds?: ReadonlySet<number>, maxAgeHours = 0): { out: TrajectoryBatch; stats: IngestStats } {
     const st: IngestStats = { rowsIn: 0, lateCredit: 0, lateEnds: 0, unmatchedLate: 0, completed: 0, truncated: 0, open: 0, openRows: 0 };
-    this.closed.clear();
+    this.closed.length = 0;
     if (resetWorlds && resetWorlds.size > 0) {
-      for (const [key, t] of this.open) {
-        if (resetWorlds.has(Math.floor(key / 0x100000000))) this.closed.set(t, END_TRUNCATED);
+      for (const [key, slot] of this.open) {
+        if (resetWorlds.has(Math.floor(key / 0x100000000))) this.close(slot, END_TRUNCATED);
       }
     }
     const R = this.rows;
     for (const ev of late) {
       for (let i = 0; i < ev.length; i++) {
         const r = this.byDecision.get(worldKey(ev.world[i], ev.decision[i]));
-        if (r === undefined || this.closed.has(this.traj[r])) {
+        if (r === undefined || this.slotEnd[this.rowSlot[r]] !== END_NONE) {
           st.unmatchedLate++;
           continue;
         }
@@ -226,7 +281,7 @@ export class TrajectoryStore {
           st.lateCredit++;
         } else if (kind === 2 || kind === 3) {
           R.end[r] = kind === 2 ? END_CONVERTED : END_LOST;
-          this.closed.set(this.traj[r], R.end[r]);
+          this.close(this.rowSlot[r], R.end[r]);
           st.lateEnds++;
         } else {
           throw new Error(`late event ${i}: unknown kind ${kind} (allowed: 1 credit, 2 converted, 3 lost)`);
@@ -234,109 +289,187 @@ export class TrajectoryStore {
       }
     }
     this.unmatchedLateTotal += st.unmatchedLate;
-    for (const [key, t] of this.open) if (this.closed.has(t)) this.open.delete(key);
+    for (const slot of this.closed) this.open.delete(this.slotKey[slot]);
     // new rows
     const n0 = R.n;
     for (const b of batches) R.appendBatch(b);
     st.rowsIn = R.n - n0;
-    if (this.traj.length < R.cap) {
-      const t = new Int32Array(R.cap);
-      t.set(this.traj.subarray(0, n0));
-      this.traj = t;
-    }
+    this.growRowIndex(R.cap);
     for (let r = n0; r < R.n; r++) {
       const key = worldKey(R.world[r], R.user[r]);
-      let t = this.open.get(key);
-      if (t === undefined) {
-        t = this.nextTraj++;
-        this.open.set(key, t);
+      let slot = this.open.get(key);
+      if (slot === undefined) {
+        slot = this.newSlot(key);
+        this.open.set(key, slot);
+        this.slotHead[slot] = r;
+      } else {
+        this.rowNext[this.slotTail[slot]] = r;
       }
-      this.traj[r] = t;
+      this.slotTail[slot] = r;
+      this.rowSlot[r] = slot;
+      this.rowNext[r] = NO_ROW;
       this.byDecision.set(worldKey(R.world[r], R.decision[r]), r);
       if (R.end[r] !== END_NONE) {
-        this.closed.set(t, R.end[r]);
+        this.close(slot, R.end[r]);
         this.open.delete(key);
       }
     }
-    // stale trajectories: newest row too old
-    if (maxOpenHours > 0) {
-      const newest = new Map<number, number>();
-      for (let r = 0; r < R.n; r++) newest.set(this.traj[r], R.hour[r]);
-      for (const [key, t] of this.open) {
-        if (nowHour - (newest.get(t) ?? nowHour) > maxOpenHours) {
-          this.closed.set(t, END_TRUNCATED);
+    this.liveRows += st.rowsIn;
+    // stale trajectories: newest row (the tail: a journey's rows arrive in time order) or first
+    // row (the head) too old
+    if (maxOpenHours > 0 || maxAgeHours > 0) {
+      const idle = maxOpenHours > 0 ? maxOpenHours : Infinity;
+      const age = maxAgeHours > 0 ? maxAgeHours : Infinity;
+      for (const [key, slot] of this.open) {
+        if (nowHour - R.hour[this.slotTail[slot]] > idle || nowHour - R.hour[this.slotHead[slot]] > age) {
+          this.close(slot, END_TRUNCATED);
           this.open.delete(key);
         }
       }
     }
-    for (const k of this.closed.values()) {
-      if (k === END_TRUNCATED) st.truncated++;
+    for (const slot of this.closed) {
+      if (this.slotEnd[slot] === END_TRUNCATED) st.truncated++;
       else st.completed++;
     }
     const out = this.extract();
     st.open = this.open.size;
-    st.openRows = this.rows.n;
+    st.openRows = this.liveRows;
     return { out, stats: st };
   }
 
-  /** Removes closed trajectories' rows into a batch (grouped by trajectory, order kept). */
+  private close(slot: number, kind: number): void {
+    this.slotEnd[slot] = kind;
+    this.closed.push(slot);
+  }
+
+  private newSlot(key: number): number {
+    let slot = this.freeSlots.pop();
+    if (slot === undefined) {
+      slot = this.slotsUsed++;
+      if (slot >= this.slotId.length) {
+        const cap = this.slotId.length * 2;
+        const grow = <T extends Float64Array | Int32Array | Uint8Array>(a: T): T => {
+          const b = new (a.constructor as new (n: number) => T)(cap);
+          b.set(a as never);
+          return b;
+        };
+        this.slotId = grow(this.slotId);
+        this.slotKey = grow(this.slotKey);
+        this.slotHead = grow(this.slotHead);
+        this.slotTail = grow(this.slotTail);
+        this.slotEnd = grow(this.slotEnd);
+      }
+    }
+    this.slotId[slot] = this.nextTraj++;
+    this.slotKey[slot] = key;
+    this.slotEnd[slot] = END_NONE;
+    return slot;
+  }
+
+  private growRowIndex(cap: number): void {
+    if (this.rowSlot.length >= cap) return;
+    const s = new Int32Array(cap);
+    s.set(this.rowSlot);
+    const nx = new Int32Array(cap);
+    nx.set(this.rowNext);
+    this.rowSlot = s;
+    this.rowNext = nx;
+  }
+
+  /** Removes closed trajectories' rows into a batch (ordered by trajectory id, each in row order). */
   private extract(): TrajectoryBatch {
     const R = this.rows;
-    const closedIds = [...this.closed.keys()].sort((a, b) => a - b);
-    const slot = new Map<number, number>();
-    closedIds.forEach((t, i) => slot.set(t, i));
-    const counts = new Int32Array(closedIds.length + 1);
-    const keep: number[] = [];
-    for (let r = 0; r < R.n; r++) {
-      const s = slot.get(this.traj[r]);
-      if (s === undefined) keep.push(r);
-      else counts[s + 1]++;
+    const closed = this.closed.slice().sort((a, b) => this.slotId[a] - this.slotId[b]);
+    const start = new Int32Array(closed.length + 1);
+    const kind = new Uint8Array(closed.length);
+    let total = 0;
+    closed.forEach((slot, i) => {
+      for (let r = this.slotHead[slot]; r !== NO_ROW; r = this.rowNext[r]) total++;
+      start[i + 1] = total;
+      kind[i] = this.slotEnd[slot];
+    });
+    const order = new Int32Array(total);
+    let k = 0;
+    for (const slot of closed) {
+      for (let r = this.slotHead[slot]; r !== NO_ROW; r = this.rowNext[r]) {
+        order[k++] = r;
+        this.rowSlot[r] = NO_ROW;
+        const dk = worldKey(R.world[r], R.decision[r]);
+        // a re-created world may reuse a decision id: only this row's own entry goes
+        if (this.byDecision.get(dk) === r) this.byDecision.delete(dk);
+      }
+      this.slotEnd[slot] = END_NONE;
+      this.freeSlots.push(slot);
     }
-    const start = new Int32Array(closedIds.length + 1);
-    for (let i = 0; i < closedIds.length; i++) start[i + 1] = start[i] + counts[i + 1];
-    const fill = start.slice(0, closedIds.length);
-    const order = new Int32Array(start[closedIds.length]);
-    for (let r = 0; r < R.n; r++) {
-      const s = slot.get(this.traj[r]);
-      if (s !== undefined) order[fill[s]++] = r;
-    }
-    const out = new RowColumns(Math.max(1, order.length));
+    const out = new RowColumns(Math.max(1, total));
     out.appendFrom(R, order);
-    const kind = new Uint8Array(closedIds.length);
-    closedIds.forEach((t, i) => (kind[i] = this.closed.get(t)!));
-    // compact the open rows
+    this.liveRows -= total;
+    this.closed.length = 0;
+    const dead = R.n - this.liveRows;
+    if (dead > 4096 && dead > this.liveRows) this.compact();
+    return { rows: out, start, kind, count: closed.length };
+  }
+
+  /** Drops dead rows, keeping the live ones in order, and renumbers the row links. */
+  private compact(): void {
+    const R = this.rows;
+    const keep = new Int32Array(this.liveRows);
+    const newIndex = new Int32Array(R.n);
+    let k = 0;
+    for (let r = 0; r < R.n; r++) {
+      if (this.rowSlot[r] === NO_ROW) continue;
+      newIndex[r] = k;
+      keep[k++] = r;
+    }
     const next = new RowColumns(Math.max(4096, keep.length));
     next.appendFrom(R, keep);
-    const traj = new Int32Array(next.cap);
-    for (let i = 0; i < keep.length; i++) traj[i] = this.traj[keep[i]];
+    const rowSlot = new Int32Array(next.cap);
+    const rowNext = new Int32Array(next.cap);
+    for (let i = 0; i < keep.length; i++) {
+      const r = keep[i];
+      rowSlot[i] = this.rowSlot[r];
+      rowNext[i] = this.rowNext[r] === NO_ROW ? NO_ROW : newIndex[this.rowNext[r]];
+    }
+    for (const slot of this.open.values()) {
+      this.slotHead[slot] = newIndex[this.slotHead[slot]];
+      this.slotTail[slot] = newIndex[this.slotTail[slot]];
+    }
     this.rows = next;
-    this.traj = traj;
+    this.rowSlot = rowSlot;
+    this.rowNext = rowNext;
     this.byDecision.clear();
     for (let r = 0; r < next.n; r++) this.byDecision.set(worldKey(next.world[r], next.decision[r]), r);
-    this.closed.clear();
-    return { rows: out, start, kind, count: closedIds.length };
   }
 
   /** Every open trajectory, truncated (e.g. at the end of training, for reporting). */
   flushAll(): TrajectoryBatch {
-    for (const [key, t] of this.open) {
-      this.closed.set(t, END_TRUNCATED);
+    for (const [key, slot] of this.open) {
+      this.close(slot, END_TRUNCATED);
       this.open.delete(key);
     }
     return this.extract();
   }
 
-  /** The open rows and their grouping, for checkpoints. */
+  /** The open rows (in arrival order) and their grouping, for checkpoints. */
   serialize(): { columns: Record<string, Uint8Array>; meta: { n: number; nextTraj: number; unmatchedLateTotal: number; open: [number, number][] } } {
     const R = this.rows;
+    const live = new Int32Array(this.liveRows);
+    let k = 0;
+    for (let r = 0; r < R.n; r++) if (this.rowSlot[r] !== NO_ROW) live[k++] = r;
+    const L = new RowColumns(Math.max(1, live.length));
+    L.appendFrom(R, live);
     const columns: Record<string, Uint8Array> = {};
     for (const f of RowColumns.FIELDS) {
-      const a = R[f];
+      const a = L[f];
       const width = f === "obs" ? OBS_DIM : 1;
-      columns[f] = new Uint8Array(a.buffer, a.byteOffset, R.n * width * a.BYTES_PER_ELEMENT).slice();
+      columns[f] = new Uint8Array(a.buffer, a.byteOffset, L.n * width * a.BYTES_PER_ELEMENT).slice();
     }
-    columns.traj = new Uint8Array(this.traj.buffer, 0, R.n * 4).slice();
-    return { columns, meta: { n: R.n, nextTraj: this.nextTraj, unmatchedLateTotal: this.unmatchedLateTotal, open: [...this.open.entries()] } };
+    const traj = new Int32Array(live.length);
+    for (let i = 0; i < live.length; i++) traj[i] = this.slotId[this.rowSlot[live[i]]];
+    columns.traj = new Uint8Array(traj.buffer);
+    const open: [number, number][] = [];
+    for (const [key, slot] of this.open) open.push([key, this.slotId[slot]]);
+    return { columns, meta: { n: L.n, nextTraj: this.nextTraj, unmatchedLateTotal: this.unmatchedLateTotal, open } };
   }
 
   static deserialize(s: ReturnType<TrajectoryStore["serialize"]>): TrajectoryStore {
@@ -352,15 +485,33 @@ export class TrajectoryStore {
       new Uint8Array(dst.buffer, 0, bytes.byteLength).set(bytes);
     }
     R.n = n;
-    const traj = new Int32Array(R.cap);
     if (s.columns.traj?.byteLength !== n * 4) throw new Error(`trajectory store: traj column has ${s.columns.traj?.byteLength} bytes, expected ${n * 4}`);
-    new Uint8Array(traj.buffer, 0, n * 4).set(s.columns.traj);
+    const traj = new Int32Array(n);
+    new Uint8Array(traj.buffer).set(s.columns.traj);
     st.rows = R;
-    st.traj = traj;
+    st.growRowIndex(R.cap);
     st.nextTraj = s.meta.nextTraj;
     st.unmatchedLateTotal = s.meta.unmatchedLateTotal;
-    st.open = new Map(s.meta.open);
-    for (let r = 0; r < n; r++) st.byDecision.set(worldKey(R.world[r], R.decision[r]), r);
+    const slotOf = new Map<number, number>();
+    for (const [key, id] of s.meta.open) {
+      const slot = st.newSlot(key);
+      st.slotId[slot] = id;
+      st.slotHead[slot] = NO_ROW;
+      st.open.set(key, slot);
+      slotOf.set(id, slot);
+    }
+    st.nextTraj = s.meta.nextTraj; // newSlot counted the restored ids
+    for (let r = 0; r < n; r++) {
+      const slot = slotOf.get(traj[r]);
+      if (slot === undefined) throw new Error(`trajectory store: row ${r} belongs to trajectory ${traj[r]}, which is not open`);
+      if (st.slotHead[slot] === NO_ROW) st.slotHead[slot] = r;
+      else st.rowNext[st.slotTail[slot]] = r;
+      st.slotTail[slot] = r;
+      st.rowSlot[r] = slot;
+      st.rowNext[r] = NO_ROW;
+      st.byDecision.set(worldKey(R.world[r], R.decision[r]), r);
+    }
+    st.liveRows = n;
     return st;
   }
 }

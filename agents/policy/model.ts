@@ -11,6 +11,7 @@ import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { writeFilesAtomic } from "../../trainer/fsutil.js";
+import { dense } from "./dense.js";
 import { initialCanonical } from "./init.js";
 import { type PolicySpec, policyLayout, validatePolicySpec } from "./spec.js";
 
@@ -40,6 +41,12 @@ interface PolicyMetadata {
 }
 
 const HEADS = ["bid", "creative", "value"] as const;
+
+/** Column ranges of forwardHeads()' output: [bid, bid + creative) are creative logits, `value` is one column. */
+export function headColumns(spec: PolicySpec): { bid: number; creative: number; value: number; width: number } {
+  const nb = spec.bidLevels.length;
+  return { bid: nb, creative: spec.numCreatives, value: nb + spec.numCreatives, width: nb + spec.numCreatives + 1 };
+}
 
 function headUnits(spec: PolicySpec, head: (typeof HEADS)[number]): number {
   return head === "bid" ? spec.bidLevels.length : head === "creative" ? spec.numCreatives : 1;
@@ -82,6 +89,8 @@ export class PolicyModel {
   private meanT: tf.Tensor1D;
   private stdT: tf.Tensor1D;
   private disposed = false;
+  /** layer name -> its [kernel, bias] variables; tf.Variable objects keep their identity across assign() */
+  private readonly layerVars = new Map<string, [tf.Tensor2D, tf.Tensor1D]>();
 
   private constructor(spec: PolicySpec, model: tf.LayersModel) {
     this.spec = spec;
@@ -115,16 +124,46 @@ export class PolicyModel {
    * gradients flow to the model's weights (the normalisation stats are constants). Caller disposes.
    */
   forward(obsRaw: tf.Tensor2D): PolicyOutputs {
+    return tf.tidy(() => {
+      const [bidLogits, creativeLogits, value] = tf.split(this.forwardHeads(obsRaw), HEADS.map((head) => headUnits(this.spec, head)), 1) as tf.Tensor2D[];
+      return { bidLogits, creativeLogits, value: tf.reshape(value, [-1]) as tf.Tensor1D };
+    });
+  }
+
+  /**
+   * The three heads side by side, [n, bidLevels.length + numCreatives + 1]: bid logits, creative
+   * logits, value (headColumns). One product computes them (their kernels concatenated); callers
+   * that read the heads row by row skip forward()'s column split, which the wasm backend does
+   * row by row in JS. Caller disposes.
+   */
+  forwardHeads(obsRaw: tf.Tensor2D): tf.Tensor2D {
     this.assertLive();
     if (obsRaw.rank !== 2 || obsRaw.shape[1] !== this.spec.obsDim) {
       throw new Error(`PolicyModel.forward: obs must be [n, ${this.spec.obsDim}], got [${obsRaw.shape.join(", ")}]`);
     }
     return tf.tidy(() => {
       const clip = this.spec.obsClip;
-      const x = tf.clipByValue(tf.div(tf.sub(obsRaw, this.meanT), this.stdT), -clip, clip);
-      const [bidLogits, creativeLogits, value] = this.model.apply(x) as tf.Tensor2D[];
-      return { bidLogits, creativeLogits, value: tf.reshape(value, [-1]) as tf.Tensor1D };
+      let h = tf.clipByValue(tf.div(tf.sub(obsRaw, this.meanT), this.stdT), -clip, clip) as tf.Tensor2D;
+      // the model's own variables, through dense() (agents/policy/dense.ts): the same outputs as
+      // model.apply, with a backward pass that avoids the wasm backend's slow transposed matMul
+      this.spec.hidden.forEach((_, l) => {
+        const [k, b] = this.weightsOf(`hidden_${l}`);
+        h = dense(h, k, b, this.spec.activation, l > 0);
+      });
+      const heads = HEADS.map((head) => this.weightsOf(head));
+      return dense(h, tf.concat(heads.map((w) => w[0]), 1), tf.concat(heads.map((w) => w[1]), 0), "linear");
     });
+  }
+
+  /** A Dense layer's kernel and bias variables (the ones the optimiser updates). */
+  private weightsOf(layer: string): [tf.Tensor2D, tf.Tensor1D] {
+    let w = this.layerVars.get(layer);
+    if (!w) {
+      const [k, b] = this.model.getLayer(layer).trainableWeights.map((v) => v.read());
+      w = [k as tf.Tensor2D, b as tf.Tensor1D];
+      this.layerVars.set(layer, w);
+    }
+    return w;
   }
 
   /** Replaces the observation normalisation (e.g. the running stats of the rollouts). */

@@ -13,7 +13,8 @@
 // A non-finite loss or gradient stops the update before the optimiser touches the weights and
 // raises NonFiniteError naming the quantity, so a NaN can never reach a checkpoint.
 import * as tf from "@tensorflow/tfjs";
-import type { PolicyModel } from "../policy/model.js";
+import { type PolicyModel, headColumns } from "../policy/model.js";
+import { type LossParts, ppoLossAndGrad } from "./loss.js";
 
 export interface PpoHyper {
   /** surrogate clip coefficient */
@@ -43,13 +44,8 @@ export interface Minibatch {
   weight: Float32Array; // per-sample loss weight (1 for plain PPO)
 }
 
-export interface UpdateStats {
-  pgLoss: number;
-  vLoss: number;
-  entropy: number;
-  approxKl: number;
-  oldApproxKl: number;
-  clipfrac: number;
+/** The loss parts and KL / clipping statistics of a step (loss.ts), plus: */
+export interface UpdateStats extends Omit<LossParts, "loss"> {
   gradNorm: number;
   /** |new logp - behaviour logp| per sample, for replay priorities (length n) */
   absLogRatio?: Float32Array;
@@ -89,69 +85,47 @@ export class PpoLearner {
     (this.optimizer as unknown as { learningRate: number }).learningRate = lr;
   }
 
-  /** One gradient step on a minibatch. */
+  /**
+   * One gradient step on a minibatch. tfjs runs the network (forward and backward through its
+   * weights); the PPO loss and its gradient with respect to the heads' outputs are computed here
+   * row by row in f64 (loss.ts), so the backward pass starts from one
+   * [n, heads] tensor: the loss as tf ops was some hundred small kernels per step, more time on
+   * the wasm backend than the network's products.
+   */
   step(mb: Minibatch): UpdateStats {
     const { n } = mb;
     const spec = this.policy.spec;
     const d = spec.obsDim;
     const h = this.hyper;
     if (n < 1) throw new RangeError(`minibatch must hold at least 1 sample, got ${n}`);
-    const inputs = tf.tidy(() => ({
-      obs: tf.tensor2d(mb.obs.subarray(0, n * d), [n, d]),
-      bidOneHot: tf.oneHot(tf.tensor1d(mb.bidAction.subarray(0, n), "int32"), spec.bidLevels.length),
-      // one creative: its head is a constant log-probability 0 and entropy 0
-      creOneHot: spec.numCreatives > 1 ? tf.oneHot(tf.tensor1d(mb.creativeAction.subarray(0, n), "int32"), spec.numCreatives) : tf.ones([n, 1]),
-      oldLogp: tf.tensor1d(mb.logp.subarray(0, n)),
-      negAdv: tf.neg(tf.tensor1d(mb.advantage.subarray(0, n))),
-      ret: tf.tensor1d(mb.returns.subarray(0, n)),
-      oldV: tf.tensor1d(mb.value.subarray(0, n)),
-      w: tf.div(tf.tensor1d(mb.weight.subarray(0, n)), tf.sum(tf.tensor1d(mb.weight.subarray(0, n)))),
-    }));
-    let kept: { pgLoss: tf.Scalar; vLoss: tf.Scalar; entropy: tf.Scalar; logRatio: tf.Tensor1D; value: tf.Tensor1D } | undefined;
+    const cols = headColumns(spec);
+    let wSum = 0;
+    for (let i = 0; i < n; i++) wSum += mb.weight[i];
+    const obs = tf.tensor2d(mb.obs.subarray(0, n * d), [n, d]);
+    const absLogRatio = new Float32Array(n);
+    const newValue = new Float32Array(n);
+    let parts: LossParts | undefined;
     let grads: tf.NamedTensorMap | undefined;
-    let loss: tf.Scalar | undefined;
+    let surrogate: tf.Scalar | undefined;
     try {
       const res = tf.variableGrads(() => {
-        const { obs, bidOneHot, creOneHot, oldLogp, negAdv, ret, oldV, w } = inputs;
-        const o = this.policy.forward(obs);
-        const lpBid = tf.logSoftmax(o.bidLogits);
-        const lpCre = tf.logSoftmax(o.creativeLogits);
-        const logp = tf.add(tf.sum(tf.mul(lpBid, bidOneHot), 1), tf.sum(tf.mul(lpCre, creOneHot), 1));
-        const logRatio = tf.sub(logp, oldLogp) as tf.Tensor1D;
-        const ratio = tf.exp(logRatio);
-        const pgPer = tf.maximum(tf.mul(negAdv, ratio), tf.mul(negAdv, tf.clipByValue(ratio, 1 - h.clipCoef, 1 + h.clipCoef)));
-        const pgLoss = tf.sum(tf.mul(w, pgPer)) as tf.Scalar;
-        const v = o.value;
-        let vPer: tf.Tensor = tf.square(tf.sub(v, ret));
-        if (h.clipVloss) {
-          const vClipped = tf.add(oldV, tf.clipByValue(tf.sub(v, oldV), -h.clipCoef, h.clipCoef));
-          vPer = tf.maximum(vPer, tf.square(tf.sub(vClipped, ret)));
-        }
-        const vLoss = tf.mul(0.5, tf.sum(tf.mul(w, vPer))) as tf.Scalar;
-        const entPer = tf.neg(tf.add(tf.sum(tf.mul(tf.exp(lpBid), lpBid), 1), tf.sum(tf.mul(tf.exp(lpCre), lpCre), 1)));
-        const entropy = tf.sum(tf.mul(w, entPer)) as tf.Scalar;
-        kept = { pgLoss: tf.keep(pgLoss), vLoss: tf.keep(vLoss), entropy: tf.keep(entropy), logRatio: tf.keep(logRatio), value: tf.keep(v) };
-        return tf.add(tf.sub(pgLoss, tf.mul(h.entCoef, entropy)), tf.mul(h.vfCoef, vLoss)) as tf.Scalar;
+        const out = this.policy.forwardHeads(obs);
+        const dOut = new Float32Array(n * cols.width);
+        parts = ppoLossAndGrad(out.dataSync() as Float32Array, dOut, mb, wSum, cols, h, absLogRatio, newValue);
+        // d(sum(out * dOut))/d(weights) = dLoss/d(out) . d(out)/d(weights) = dLoss/d(weights)
+        return tf.sum(tf.mul(out, tf.tensor2d(dOut, [n, cols.width]))) as tf.Scalar;
       }, this.vars);
       grads = res.grads;
-      loss = res.value;
-      const k = kept!;
-      // one read for every scalar: loss parts, the squared global gradient norm, kl and clip stats
-      const summary = tf.tidy(() => {
-        const sq = tf.addN(Object.values(grads!).map((g) => tf.sum(tf.square(g))));
-        const ratio = tf.exp(k.logRatio);
-        const approxKl = tf.mean(tf.sub(tf.sub(ratio, 1), k.logRatio));
-        const oldApproxKl = tf.mean(tf.neg(k.logRatio));
-        const clipfrac = tf.mean(tf.cast(tf.greater(tf.abs(tf.sub(ratio, 1)), h.clipCoef), "float32"));
-        return tf.stack([loss!, k.pgLoss, k.vLoss, k.entropy, sq, approxKl, oldApproxKl, clipfrac]);
-      });
-      const s = summary.dataSync();
-      summary.dispose();
-      const names = ["loss", "policy loss", "value loss", "entropy", "gradient norm"];
-      for (let i = 0; i < 5; i++) {
-        if (!Number.isFinite(s[i])) throw new NonFiniteError(names[i], `${names[i]} is ${s[i]} on a minibatch of ${n} samples`);
+      surrogate = res.value;
+      const p = parts!;
+      const sqT = tf.tidy(() => tf.addN(Object.values(grads!).map((g) => tf.sum(tf.square(g)))));
+      const sq = sqT.dataSync()[0];
+      sqT.dispose();
+      const checks: [string, number][] = [["loss", p.loss], ["policy loss", p.pgLoss], ["value loss", p.vLoss], ["entropy", p.entropy], ["gradient norm", sq]];
+      for (const [name, v] of checks) {
+        if (!Number.isFinite(v)) throw new NonFiniteError(name, `${name} is ${v} on a minibatch of ${n} samples`);
       }
-      const gradNorm = Math.sqrt(s[4]);
+      const gradNorm = Math.sqrt(sq);
       const scale = gradNorm > h.maxGradNorm ? h.maxGradNorm / (gradNorm + 1e-6) : 1;
       if (scale < 1) {
         const scaled = tf.tidy(() => {
@@ -164,30 +138,28 @@ export class PpoLearner {
       } else {
         this.optimizer.applyGradients(grads as unknown as Parameters<tf.AdamOptimizer["applyGradients"]>[0]);
       }
-      const logRatio = k.logRatio.dataSync() as Float32Array;
-      const absLogRatio = new Float32Array(n);
-      for (let i = 0; i < n; i++) absLogRatio[i] = Math.abs(logRatio[i]);
       return {
-        pgLoss: s[1], vLoss: s[2], entropy: s[3], gradNorm, approxKl: s[5], oldApproxKl: s[6], clipfrac: s[7],
-        absLogRatio, newValue: Float32Array.from(k.value.dataSync() as Float32Array),
+        pgLoss: p.pgLoss, vLoss: p.vLoss, entropy: p.entropy, gradNorm, approxKl: p.approxKl, oldApproxKl: p.oldApproxKl, clipfrac: p.clipfrac,
+        absLogRatio, newValue,
       };
     } finally {
-      tf.dispose(inputs as unknown as tf.Tensor[]);
-      if (kept) tf.dispose(Object.values(kept));
+      obs.dispose();
       if (grads) tf.dispose(grads);
-      if (loss) loss.dispose();
+      if (surrogate) surrogate.dispose();
     }
   }
 
   /** Value estimates for raw observations (n x obsDim), in batches. */
   values(obs: Float32Array, n: number, batch = 8192): Float32Array {
     const d = this.policy.spec.obsDim;
+    const { width, value } = headColumns(this.policy.spec);
     const out = new Float32Array(n);
     for (let a = 0; a < n; a += batch) {
       const b = Math.min(n, a + batch);
-      const v = tf.tidy(() => this.policy.forward(tf.tensor2d(obs.subarray(a * d, b * d), [b - a, d])).value);
-      out.set(v.dataSync() as Float32Array, a);
-      v.dispose();
+      const heads = tf.tidy(() => this.policy.forwardHeads(tf.tensor2d(obs.subarray(a * d, b * d), [b - a, d])));
+      const o = heads.dataSync() as Float32Array;
+      heads.dispose();
+      for (let i = a; i < b; i++) out[i] = o[(i - a) * width + value];
     }
     for (let i = 0; i < n; i++) if (!Number.isFinite(out[i])) throw new NonFiniteError("value estimate", `V(obs row ${i}) is ${out[i]}`);
     return out;
