@@ -107,10 +107,18 @@ export async function benchServer(opts: SuiteOptions): Promise<Record<string, nu
     out["server.bids.p99_ms"] = b.latency.p99;
 
     // bid p99 at the same fixed rate while a 100-world what-if simulation runs in the server's pool
-    const sim = await fetch(`${url}/v1/simulations`, {
-      method: "POST", headers: { "content-type": "application/json" },
-      body: JSON.stringify({ market: "default", days: opts.quick ? 7 : 30, worlds: 100, seed: 7, bidder: { name: "pacing" }, scenarios: ["realistic"] }),
-    });
+    // (after the saturating batch run the server sheds load until its event loop has recovered:
+    // wait for that, as a client honouring Retry-After would)
+    let sim: Response;
+    for (let attempt = 0; ; attempt++) {
+      await new Promise((r) => setTimeout(r, 1000));
+      sim = await fetch(`${url}/v1/simulations`, {
+        method: "POST", headers: { "content-type": "application/json" },
+        body: JSON.stringify({ market: "default", days: opts.quick ? 7 : 30, worlds: 100, seed: 7, bidder: { name: "pacing" }, scenarios: ["realistic"] }),
+      });
+      if (sim.status !== 503 || attempt >= 10) break;
+      await sim.text();
+    }
     if (sim.status !== 202) throw new Error(`simulation not accepted: ${sim.status} ${await sim.text()}`);
     const simId = ((await sim.json()) as { id: string }).id;
     await new Promise((r) => setTimeout(r, 300)); // let the pool pick the job up
