@@ -70,7 +70,8 @@ export interface AppOptions {
   /** decision log (<dataDir>/decisions/): rows per segment, flush interval, bound on rows waiting for the disk */
   decisionLog?: DecisionLogOptions;
   /** feedback (<dataDir>/feedback/): most events per request (default 1000), touchpoints per conversion (64),
-   *  body limit (default 4 MiB), single segments per background compaction (128) */
+   *  body limit (default 4 MiB), single segments per background compaction (128), idempotency window in
+   *  hours of receipt time (168) and most event ids remembered (5,000,000) */
   feedback?: FeedbackLogOptions & { maxEvents?: number; maxTouchpoints?: number; bodyLimit?: number };
 }
 

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { tableFromIPC } from "apache-arrow";
 import { describe, expect, it } from "vitest";
 import type { App } from "../server/app.js";
+import { FeedbackLog, type NewEvent } from "../server/feedback/feedback_log.js";
 import { listSegments } from "../server/feedback/segments.js";
 import * as L from "../wasm/layout.js";
 import { scratchDir } from "./helpers/scratch.js";
@@ -116,6 +117,34 @@ describe("POST /v1/feedback: idempotent and durable", () => {
     app = await open();
     expect((await post(app, Array.from({ length: 7 }, (_, k) => imp(`e${k}`, "b1", k)))).json().duplicates).toBe(7);
     await app.close();
+  });
+
+  it("remembers ids for the idempotency window only, and at most maxIds of them (counted)", async () => {
+    const dir = join(scratch.next("window"), "feedback");
+    const H = 3_600_000;
+    const t0 = Date.parse("2024-06-10T00:00:00Z");
+    const ev = (eventId: string, cost = 0.5): NewEvent => ({ eventId, kind: "impression", campaignId: "c1", bidId: "b1", touchpoints: null, atMs: t0, cost, value: 0 });
+    let log = new FeedbackLog(dir, { idempotencyWindowHours: 2, maxIds: 3 }, {}, t0);
+    expect(await log.submit([ev("a"), ev("b")], t0)).toEqual(["stored", "stored"]);
+    expect(await log.submit([ev("c")], t0 + H)).toEqual(["stored"]);
+    // inside the window: remembered
+    expect(await log.submit([ev("a"), ev("c", 9)], t0 + 2 * H - 1)).toEqual(["duplicate", "conflict"]);
+    // a and b (received at t0) fall out of the window: a is stored again, c is still remembered
+    expect(await log.submit([ev("a"), ev("c")], t0 + 2 * H + 1)).toEqual(["stored", "duplicate"]);
+    expect(log.stats()).toMatchObject({ ids: 2, expired: 2, evictedEarly: 0 });
+    // beyond maxIds the oldest (c) goes early, and is counted as such
+    expect(await log.submit([ev("d"), ev("e")], t0 + 2 * H + 2)).toEqual(["stored", "stored"]);
+    expect(await log.submit([ev("c")], t0 + 2 * H + 3)).toEqual(["stored"]);
+    expect(log.stats().evictedEarly).toBeGreaterThanOrEqual(1);
+    expect(log.size).toBeLessThanOrEqual(3);
+    await log.close();
+    // a restart remembers only the ids received within the window of its own clock
+    log = new FeedbackLog(dir, { idempotencyWindowHours: 2, maxIds: 100 }, {}, t0 + 3 * H + 10);
+    expect(log.report.events).toBe(7);
+    expect(await log.submit([ev("a"), ev("b"), ev("d")], t0 + 3 * H + 10)).toEqual(["duplicate", "stored", "duplicate"]);
+    await log.close();
+    expect(() => new FeedbackLog(dir, { idempotencyWindowHours: 0 })).toThrow("feedback.idempotencyWindowHours must be an integer in [1, 8784], got 0");
+    expect(() => new FeedbackLog(dir, { maxIds: 1.5 })).toThrow("feedback.maxIds");
   });
 
   it("a damaged segment fails start-up naming the file; a leftover temp file is removed", async () => {

@@ -61,10 +61,12 @@ const FeedbackResponse = Type.Object({
 const Count = Type.Integer({ minimum: 0 });
 const FeedbackStatus = Type.Object({
   feedback: Type.Object({
-    eventIds: Type.Integer({ minimum: 0, description: "distinct event ids stored (all time)" }),
+    eventIds: Type.Integer({ minimum: 0, description: "distinct event ids remembered for idempotency (those received within the idempotency window, at most maxIds)" }),
     stored: Count, duplicate: Count, conflict: Count,
     writes: Type.Integer({ minimum: 0, description: "group commits (segments written) since start" }),
     compactions: Count,
+    expired: Type.Integer({ minimum: 0, description: "event ids forgotten because they were received before the idempotency window" }),
+    evictedEarly: Type.Integer({ minimum: 0, description: "event ids forgotten inside the window because more than maxIds were remembered (raise feedback.maxIds if this grows)" }),
     segmentsOnOpen: Count, eventsOnOpen: Count,
   }, { ...closed, description: "counts since the server started, except eventIds and *OnOpen" }),
   decisions: Type.Object({
@@ -138,6 +140,7 @@ export const feedbackRoutes: FastifyPluginAsyncTypebox<FeedbackRoutesOptions> = 
     return {
       feedback: {
         eventIds: s.ids, stored: s.stored, duplicate: s.duplicate, conflict: s.conflict, writes: s.writes, compactions: s.compactions,
+        expired: s.expired, evictedEarly: s.evictedEarly,
         segmentsOnOpen: log.report.segments, eventsOnOpen: log.report.events,
       },
       decisions: decisions.snapshot(),
