@@ -111,6 +111,9 @@ function batchOf(schema: Schema, children: Data[], n: number): RecordBatch {
   return new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: n, nullCount: 0, children }));
 }
 
+/** The fields of DecisionColumns (what arrives on the other side of postMessage). */
+export type DecisionColumnsData = Omit<DecisionColumns, "batch" | "buffers">;
+
 /** Served decisions in columns, preallocated: appending one is a few stores and a 50-float copy. */
 export class DecisionColumns {
   n = 0;
@@ -129,21 +132,30 @@ export class DecisionColumns {
   readonly version: Uint32Array;
   readonly sampled: Uint8Array;
 
-  constructor(readonly cap: number) {
-    this.bidId = new Array<string>(cap).fill("");
-    this.campaignId = new Array<string>(cap).fill("");
-    this.run = new Array<string>(cap).fill("");
-    this.atMs = new Float64Array(cap);
-    this.obs = new Float32Array(cap * OBS_DIM);
-    this.refValue = new Float32Array(cap);
-    this.bidLevel = new Uint8Array(cap);
-    this.creative = new Uint8Array(cap);
-    this.multiplier = new Float32Array(cap);
-    this.bid = new Float32Array(cap);
-    this.logp = new Float32Array(cap);
-    this.value = new Float32Array(cap);
-    this.version = new Uint32Array(cap);
-    this.sampled = new Uint8Array(cap);
+  /** Empty columns for `cap` rows, or (`from`) the columns of a DecisionColumns that went through
+   *  postMessage (a plain object holding the same arrays). */
+  constructor(readonly cap: number, from?: DecisionColumnsData) {
+    this.n = from?.n ?? 0;
+    this.bidId = from?.bidId ?? new Array<string>(cap).fill("");
+    this.campaignId = from?.campaignId ?? new Array<string>(cap).fill("");
+    this.run = from?.run ?? new Array<string>(cap).fill("");
+    this.atMs = from?.atMs ?? new Float64Array(cap);
+    this.obs = from?.obs ?? new Float32Array(cap * OBS_DIM);
+    this.refValue = from?.refValue ?? new Float32Array(cap);
+    this.bidLevel = from?.bidLevel ?? new Uint8Array(cap);
+    this.creative = from?.creative ?? new Uint8Array(cap);
+    this.multiplier = from?.multiplier ?? new Float32Array(cap);
+    this.bid = from?.bid ?? new Float32Array(cap);
+    this.logp = from?.logp ?? new Float32Array(cap);
+    this.value = from?.value ?? new Float32Array(cap);
+    this.version = from?.version ?? new Uint32Array(cap);
+    this.sampled = from?.sampled ?? new Uint8Array(cap);
+  }
+
+  /** The buffers of the numeric columns: what postMessage transfers instead of copying. */
+  buffers(): ArrayBuffer[] {
+    return [this.atMs, this.obs, this.refValue, this.bidLevel, this.creative, this.multiplier, this.bid, this.logp, this.value, this.version, this.sampled]
+      .map((a) => a.buffer as ArrayBuffer);
   }
 
   /** The first n rows as one record batch (numeric columns are views, not copies). */
