@@ -16,7 +16,7 @@ import { OBS_DIM } from "../../wasm/layout.js";
 import type { DecisionRecord, DecisionSink } from "../contracts.js";
 import { Worker } from "node:worker_threads";
 import { compiledWorkerFile } from "../../engine/rollout_engine.js";
-import { DECISION_PREFIX, DecisionColumns } from "./format.js";
+import { DECISION_PREFIX, DecisionColumns, numberBuffers } from "./format.js";
 import { SegmentDir } from "./segments.js";
 import type { WriteAnswer, WriteRequest } from "./decision_writer.js";
 
@@ -84,8 +84,9 @@ class SegmentWriter {
     w.ref();
     return new Promise((ok, fail) => {
       this.waiting = { ok, fail };
-      const req: WriteRequest = { path, cols };
-      w.postMessage(req, cols.buffers());
+      const seg = cols.segment();
+      const req: WriteRequest = { path, seg };
+      w.postMessage(req, numberBuffers(seg.nums));
     });
   }
 
@@ -136,7 +137,11 @@ export class DecisionLog implements DecisionSink {
     c.campaignId[i] = d.campaignId;
     c.run[i] = d.policyRun;
     c.atMs[i] = d.atMs;
-    c.obs.set(d.obs.length === OBS_DIM ? d.obs : d.obs.subarray(0, OBS_DIM), i * OBS_DIM);
+    const src = d.obs;
+    const from = d.obsAt ?? 0;
+    const to = i * OBS_DIM;
+    const dst = c.obs;
+    for (let j = 0; j < OBS_DIM; j++) dst[to + j] = src[from + j];
     c.refValue[i] = d.refValue;
     c.bidLevel[i] = d.bidLevel;
     c.creative[i] = d.creative;
@@ -196,7 +201,8 @@ export class DecisionLog implements DecisionSink {
             this.hooks.onError?.(new Error(`decision log: ${n} decisions dropped: ${(e as Error).message}`));
             continue;
           }
-          const back = new DecisionColumns(c.cap, answer.cols);
+          const back = new DecisionColumns(c.cap, answer.nums, c);
+          back.n = n;
           if (answer.error !== undefined) {
             this.queue[0] = back;
             this.hooks.onError?.(new Error(`decision log: writing a segment of ${n} decisions to ${this.segments.dir} failed (${answer.error}); retrying at the next flush`));

@@ -7,24 +7,24 @@
 import { parentPort } from "node:worker_threads";
 import { toIpcFile } from "../../engine/experience.js";
 import { writeFileAtomicAsync } from "../../trainer/fsutil.js";
-import { DECISION_SCHEMA, DecisionColumns, type DecisionColumnsData } from "./format.js";
+import { DECISION_SCHEMA, type DecisionNumbers, type DecisionSegment, decisionBatch, numberBuffers } from "./format.js";
 
 /** main → worker */
 export interface WriteRequest {
   path: string;
-  cols: DecisionColumnsData;
+  seg: DecisionSegment;
 }
 
-/** worker → main: the columns come back in both cases */
+/** worker → main: the numeric columns come back in both cases */
 export interface WriteAnswer {
-  cols: DecisionColumnsData;
+  nums: DecisionNumbers;
   error?: string;
 }
 
 /** Encodes and writes one segment; resolves with the error message, if any. */
-export async function writeDecisionSegment(path: string, cols: DecisionColumns): Promise<string | undefined> {
+export async function writeDecisionSegment(path: string, seg: DecisionSegment): Promise<string | undefined> {
   try {
-    await writeFileAtomicAsync(path, toIpcFile(DECISION_SCHEMA, [cols.batch()]));
+    await writeFileAtomicAsync(path, toIpcFile(DECISION_SCHEMA, [decisionBatch(seg)]));
     return undefined;
   } catch (e) {
     return (e as Error).message;
@@ -34,10 +34,9 @@ export async function writeDecisionSegment(path: string, cols: DecisionColumns):
 const port = parentPort;
 if (port !== null) {
   port.on("message", (m: WriteRequest) => {
-    const cols = new DecisionColumns(m.cols.cap, m.cols);
-    void writeDecisionSegment(m.path, cols).then((error) => {
-      const answer: WriteAnswer = { cols, error };
-      port.postMessage(answer, cols.buffers());
+    void writeDecisionSegment(m.path, m.seg).then((error) => {
+      const answer: WriteAnswer = { nums: m.seg.nums, error };
+      port.postMessage(answer, numberBuffers(m.seg.nums));
     });
   });
 }
