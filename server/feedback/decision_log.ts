@@ -76,6 +76,11 @@ class SegmentWriter {
     return w;
   }
 
+  /** Starts the thread now (loading its modules takes a moment of CPU): at start-up, not mid-traffic. */
+  open(): void {
+    this.worker ??= this.start();
+  }
+
   /** Writes `cols` (its buffers are transferred: unusable until the answer) as segment `path`;
    *  resolves with the columns and the write's error, rejects when the writer thread died. */
   write(path: string, cols: DecisionColumns): Promise<WriteAnswer> {
@@ -118,6 +123,7 @@ export class DecisionLog implements DecisionSink {
     this.segments = new SegmentDir(dir, DECISION_PREFIX);
     this.stats.segments = this.segments.list().length;
     this.cur = new DecisionColumns(this.flushRows);
+    this.writer.open();
     this.timer = setInterval(() => {
       if (this.cur.n > 0) this.rotate();
       void this.drain();
