@@ -9,6 +9,9 @@
 //   server.bid.p99_ms             single-bid p99 latency at a fixed 5,000 req/s (the target point)
 //   server.bid.p50_ms             its median
 //   server.bids.bids_per_s        decisions per second through POST /v1/bids (1,024 per request)
+//   server.bids.fallback_share    share of those answered with the fallback (decided after the 10 ms deadline,
+//                                 which counts from arrival: time queued behind other batches included)
+//   server.bids.policy_bids_per_s  decisions per second answered with the policy's bid (not the fallback)
 //   server.bids.per_core_bids_per_s  decisions per second of the server process's CPU (all threads)
 //   server.bids.main_cpu_ms_per_batch  main-thread CPU per 1,024-opportunity request
 //   server.bid.p99_under_sim_ms   single-bid p99 at 5,000 req/s while a 100-world what-if simulation
@@ -77,6 +80,14 @@ function mainThreadSeconds(pid: number): number {
   }
 }
 
+/** The server's gaelp_bids_total counters by status (bid, fallback, halted), from /metrics. */
+async function bidCounts(url: string): Promise<Record<string, number>> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const out: Record<string, number> = { bid: 0, fallback: 0, halted: 0 };
+  for (const m of text.matchAll(/^gaelp_bids_total\{status="(\w+)"\} (\d+)/gm)) out[m[1]] = Number(m[2]);
+  return out;
+}
+
 const cannon = (o: autocannon.Options): Promise<autocannon.Result> => autocannon(o);
 
 async function fixedRate(url: string, body: string, seconds: number, rate: number): Promise<autocannon.Result> {
@@ -117,7 +128,14 @@ export async function benchServer(opts: SuiteOptions): Promise<Record<string, nu
     const bids = JSON.stringify({ campaignId: "bench", opportunities: Array.from({ length: batch }, (_, i) => ({ obs: sampleObs(i), refValue: 0.5 + (i % 7) / 10 })) });
     const cpuB0 = cpuSeconds(child.pid!);
     const mainB0 = mainThreadSeconds(child.pid!);
+    const counts0 = await bidCounts(url);
     const b = await cannon({ url: `${url}/v1/bids`, method: "POST", headers: { "content-type": "application/json" }, body: bids, connections: 4, duration: seconds });
+    const counts = await bidCounts(url);
+    const policyBids = counts.bid - counts0.bid;
+    const fallbacks = counts.fallback - counts0.fallback;
+    // answers past the deadline are the fallback (no bid), not the policy's: counted apart
+    out["server.bids.fallback_share"] = fallbacks / Math.max(1, policyBids + fallbacks);
+    out["server.bids.policy_bids_per_s"] = policyBids / seconds;
     out["server.bids.main_cpu_ms_per_batch"] = ((mainThreadSeconds(child.pid!) - mainB0) * 1e3) / Math.max(1, b["2xx"] + b.non2xx);
     out["server.bids.bids_per_s"] = (b["2xx"] * batch) / seconds;
     out["server.bids.per_core_bids_per_s"] = (b["2xx"] * batch) / (cpuSeconds(child.pid!) - cpuB0);
