@@ -5,9 +5,15 @@
 //   server.bid.req_per_s          single bids answered 2xx per second at saturation (32 connections)
 //   server.bid.cpu_us_per_req     the server process's CPU time per request at saturation (from /proc)
 //   server.bid.per_core_req_per_s 1e6 / that: requests per second one core of the server sustains
+//   server.bid.main_cpu_us_per_req  the part of it on the main thread (the event loop every request waits for)
 //   server.bid.p99_ms             single-bid p99 latency at a fixed 5,000 req/s (the target point)
 //   server.bid.p50_ms             its median
 //   server.bids.bids_per_s        decisions per second through POST /v1/bids (1,024 per request)
+//   server.bids.fallback_share    share of those answered with the fallback (decided after the 10 ms deadline,
+//                                 which counts from arrival: time queued behind other batches included)
+//   server.bids.policy_bids_per_s  decisions per second answered with the policy's bid (not the fallback)
+//   server.bids.per_core_bids_per_s  decisions per second of the server process's CPU (all threads)
+//   server.bids.main_cpu_ms_per_batch  main-thread CPU per 1,024-opportunity request
 //   server.bid.p99_under_sim_ms   single-bid p99 at 5,000 req/s while a 100-world what-if simulation
 //                                 runs in the server's simulation pool
 //   server.bid.p99_under_sim_ratio  that p99 ÷ the idle p99 (target < 2)
@@ -64,6 +70,24 @@ function cpuSeconds(pid: number): number {
   }
 }
 
+/** CPU seconds the process's main thread (the event loop) has used so far, from /proc schedstat
+ *  (nanoseconds; Linux; NaN elsewhere): worker threads (decision log writer, GC helpers) excluded. */
+function mainThreadSeconds(pid: number): number {
+  try {
+    return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, "utf8").split(" ")[0]) / 1e9;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** The server's gaelp_bids_total counters by status (bid, fallback, halted), from /metrics. */
+async function bidCounts(url: string): Promise<Record<string, number>> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const out: Record<string, number> = { bid: 0, fallback: 0, halted: 0 };
+  for (const m of text.matchAll(/^gaelp_bids_total\{status="(\w+)"\} (\d+)/gm)) out[m[1]] = Number(m[2]);
+  return out;
+}
+
 const cannon = (o: autocannon.Options): Promise<autocannon.Result> => autocannon(o);
 
 async function fixedRate(url: string, body: string, seconds: number, rate: number): Promise<autocannon.Result> {
@@ -84,8 +108,10 @@ export async function benchServer(opts: SuiteOptions): Promise<Record<string, nu
     await cannon({ url: `${url}/v1/bid`, method: "POST", headers: { "content-type": "application/json" }, body: bid, connections: 8, duration: 1 });
 
     const cpu0 = cpuSeconds(child.pid!);
+    const main0 = mainThreadSeconds(child.pid!);
     const sat = await cannon({ url: `${url}/v1/bid`, method: "POST", headers: { "content-type": "application/json" }, body: bid, connections: 32, duration: seconds });
     const cpu = cpuSeconds(child.pid!) - cpu0;
+    out["server.bid.main_cpu_us_per_req"] = ((mainThreadSeconds(child.pid!) - main0) * 1e6) / Math.max(1, sat["2xx"] + sat.non2xx);
     out["server.bid.req_per_s"] = sat["2xx"] / seconds;
     // the server's own CPU per answered request: its per-core capacity whatever else the host runs
     out["server.bid.cpu_us_per_req"] = (cpu * 1e6) / Math.max(1, sat["2xx"] + sat.non2xx);
@@ -101,7 +127,16 @@ export async function benchServer(opts: SuiteOptions): Promise<Record<string, nu
     const batch = 1024;
     const bids = JSON.stringify({ campaignId: "bench", opportunities: Array.from({ length: batch }, (_, i) => ({ obs: sampleObs(i), refValue: 0.5 + (i % 7) / 10 })) });
     const cpuB0 = cpuSeconds(child.pid!);
+    const mainB0 = mainThreadSeconds(child.pid!);
+    const counts0 = await bidCounts(url);
     const b = await cannon({ url: `${url}/v1/bids`, method: "POST", headers: { "content-type": "application/json" }, body: bids, connections: 4, duration: seconds });
+    const counts = await bidCounts(url);
+    const policyBids = counts.bid - counts0.bid;
+    const fallbacks = counts.fallback - counts0.fallback;
+    // answers past the deadline are the fallback (no bid), not the policy's: counted apart
+    out["server.bids.fallback_share"] = fallbacks / Math.max(1, policyBids + fallbacks);
+    out["server.bids.policy_bids_per_s"] = policyBids / seconds;
+    out["server.bids.main_cpu_ms_per_batch"] = ((mainThreadSeconds(child.pid!) - mainB0) * 1e3) / Math.max(1, b["2xx"] + b.non2xx);
     out["server.bids.bids_per_s"] = (b["2xx"] * batch) / seconds;
     out["server.bids.per_core_bids_per_s"] = (b["2xx"] * batch) / (cpuSeconds(child.pid!) - cpuB0);
     out["server.bids.p99_ms"] = b.latency.p99;

@@ -4,7 +4,7 @@
 // decision log records served bids so feedback can be joined to them for offline training.
 import { join } from "node:path";
 import Fastify, {
-  type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions, type RawReplyDefaultExpression,
+  type FastifyBaseLogger, type FastifyInstance, type onResponseHookHandler, type FastifyServerOptions, type RawReplyDefaultExpression,
   type RawRequestDefaultExpression, type RawServerDefault,
 } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
@@ -185,22 +185,37 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     onRows: (result, n) => ctx.metrics.decisionLog.inc({ result }, n),
   });
   ctx.decisions = decisionLog;
+  // latency by route (the route's pattern, not the raw URL, so labels stay bounded): each route gets
+  // its own onResponse hook holding its labelled children by method and status, so a request costs
+  // two small map lookups and one observe (no route lookup, no key string, no label hashing)
+  const timerOf = (route: string) => {
+    const children = new Map<string, Map<number, { observe(v: number): void }>>();
+    return (method: string, status: number): { observe(v: number): void } => {
+      let byStatus = children.get(method);
+      if (byStatus === undefined) children.set(method, (byStatus = new Map()));
+      let h = byStatus.get(status);
+      if (h === undefined) byStatus.set(status, (h = ctx.metrics.httpDuration.labels({ method, route, status: String(status) })));
+      return h;
+    };
+  };
   app.addHook("onRoute", (r) => {
     for (const m of [r.method].flat()) if (m !== "HEAD") ctx.routes.push({ method: m, url: r.url, schema: r.schema as Record<string, unknown> | undefined, bodyLimit: r.bodyLimit });
+    const timer = timerOf(r.url);
+    const observe: onResponseHookHandler = (req, reply, done) => {
+      timer(req.method, reply.statusCode).observe(reply.elapsedTime / 1000);
+      done();
+    };
+    r.onResponse = r.onResponse === undefined ? [observe] : [...[r.onResponse].flat(), observe];
+  });
+  // requests no route matched (404s) are timed under "unmatched"
+  const unmatched = timerOf("unmatched");
+  app.addHook("onResponse", (req, reply, done) => {
+    if (req.is404) unmatched(req.method, reply.statusCode).observe(reply.elapsedTime / 1000);
+    done();
   });
   registerErrors(app);
 
-  // latency by route (the route's pattern, not the raw URL, so labels stay bounded)
-  // (a callback hook, and one labelled child per route/method/status: no promise, no label hashing per request)
-  const timers = new Map<string, { observe(v: number): void }>();
-  app.addHook("onResponse", (req, reply, done) => {
-    const route = req.routeOptions.url ?? "unmatched";
-    const k = `${req.method} ${route} ${reply.statusCode}`;
-    let h = timers.get(k);
-    if (h === undefined) timers.set(k, (h = ctx.metrics.httpDuration.labels({ method: req.method, route, status: String(reply.statusCode) })));
-    h.observe(reply.elapsedTime / 1000);
-    done();
-  });
+
 
   if (opts.apiKeys !== undefined && opts.apiKeys.length > 0) {
     const digests = opts.apiKeys.map(keyDigest);

@@ -35,8 +35,10 @@ export interface DecisionRecord {
   campaignId: string;
   /** unix milliseconds */
   atMs: number;
-  /** the OBS_DIM observation the policy saw */
+  /** the OBS_DIM observation the policy saw: obs[obsAt .. obsAt + OBS_DIM) */
   obs: Float32Array;
+  /** where the observation starts in obs (default 0), so a batch's rows are recorded from one buffer */
+  obsAt?: number;
   /** reference value of the opportunity, dollars */
   refValue: number;
   bidLevel: number;
@@ -55,6 +57,7 @@ export interface DecisionRecord {
 }
 
 export interface DecisionSink {
+  /** copies what it keeps: the caller may reuse `d` and its obs buffer as soon as it returns */
   record(d: DecisionRecord): void;
 }
 

@@ -54,14 +54,17 @@ interface Active {
   width: number;
 }
 
-/** Largest logit's index (first on ties, as the WASM argmax) and log-sum-exp of n logits at `at`. */
-function headStats(x: Float32Array, at: number, n: number): { arg: number; lse: number } {
+/** Largest logit's index (first on ties, as the WASM argmax) of n logits at `at`; its log-sum-exp
+ *  is left in `lse` (two results without allocating an object per head per decision). */
+let lse = 0;
+function headArgmax(x: Float32Array, at: number, n: number): number {
   let arg = 0;
   let mx = x[at];
   for (let i = 1; i < n; i++) if (x[at + i] > mx) { mx = x[at + i]; arg = i; }
   let sum = 0;
   for (let i = 0; i < n; i++) sum += Math.exp(x[at + i] - mx);
-  return { arg, lse: mx + Math.log(sum) };
+  lse = mx + Math.log(sum);
+  return arg;
 }
 
 function sampleHead(x: Float32Array, at: number, n: number, lse: number, u: number): number {
@@ -138,6 +141,12 @@ export class PolicyServer implements PolicyProvider {
     return { served, skipped: loaded.skipped.map((s) => ({ dir: s.dir.replace(resolve(this.runsRoot), "<runs>"), reason: s.reason })) };
   }
 
+  /** The observations of the last decide() as float32, row i at i × OBS_DIM (valid until the next
+   *  call): what the decision log records, without copying the request's arrays again. */
+  lastObs(): Float32Array {
+    return this.obsBuf;
+  }
+
   /**
    * Decides n opportunities: obs (n x OBS_DIM), reference values (dollars) and caps; writes into
    * `out` (n decisions). Greedy takes each head's argmax; sampling draws from the softmax with
@@ -161,10 +170,12 @@ export class PolicyServer implements PolicyProvider {
     const y = a.policy.forward(ob.subarray(0, n * OBS_DIM), n, this.outBuf.subarray(0, need));
     for (let i = 0; i < n; i++) {
       const at = i * a.width;
-      const b = headStats(y, at, a.nBid);
-      const c = headStats(y, at + a.nBid, a.nCr);
-      const level = sample ? sampleHead(y, at, a.nBid, b.lse, rng()) : b.arg;
-      const creative = sample ? sampleHead(y, at + a.nBid, a.nCr, c.lse, rng()) : c.arg;
+      const bArg = headArgmax(y, at, a.nBid);
+      const bLse = lse;
+      const cArg = headArgmax(y, at + a.nBid, a.nCr);
+      const cLse = lse;
+      const level = sample ? sampleHead(y, at, a.nBid, bLse, rng()) : bArg;
+      const creative = sample ? sampleHead(y, at + a.nBid, a.nCr, cLse, rng()) : cArg;
       let bid = a.levels[level] * refValue[i];
       if (bid > a.bidMax) bid = a.bidMax;
       bid = Math.fround(bid);
@@ -176,7 +187,7 @@ export class PolicyServer implements PolicyProvider {
       d.bid = bid;
       d.multiplier = a.levels[level];
       d.value = y[at + a.nBid + a.nCr];
-      d.logProb = y[at + level] - b.lse + (y[at + a.nBid + creative] - c.lse);
+      d.logProb = y[at + level] - bLse + (y[at + a.nBid + creative] - cLse);
     }
     return a.served;
   }

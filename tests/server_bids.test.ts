@@ -182,8 +182,14 @@ describe("answers other than a bid", () => {
       const rb = (await a.inject({ method: "POST", url: "/v1/bids", payload: { campaignId: "paused-1", opportunities: [{ obs: body.obs, refValue: 1 }] } })).json();
       expect(rb).toMatchObject({ status: "halted", bids: [] });
       expect((await a.inject({ method: "POST", url: "/v1/bid", payload: { ...body, campaignId: "other" } })).json().status).toBe("bid");
+      await a.inject({ method: "GET", url: "/no-such-route" });
       const m = (await a.inject("/metrics")).body;
       expect(m).toMatch(/gaelp_bids_total\{status="halted"\} 2/);
+      expect(m).toMatch(/gaelp_bids_total\{status="bid"\} 1/);
+      // latency by route pattern, method and status; requests no route matched under "unmatched"
+      expect(m).toMatch(/gaelp_http_request_duration_seconds_count\{method="POST",route="\/v1\/bid",status="200"\} 2/);
+      expect(m).toMatch(/gaelp_http_request_duration_seconds_count\{method="POST",route="\/v1\/bids",status="200"\} 1/);
+      expect(m).toMatch(/gaelp_http_request_duration_seconds_count\{method="GET",route="unmatched",status="404"\} 1/);
     } finally {
       await a.close();
     }

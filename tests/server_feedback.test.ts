@@ -3,13 +3,14 @@
 // Arrow segments exist and read back after the 200, no temporary files), delivered spend reaching
 // the pacing guard, compaction, a damaged segment failing start-up, and the decision log holding
 // exactly the served bids.
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tableFromIPC } from "apache-arrow";
 import { describe, expect, it } from "vitest";
 import type { App } from "../server/app.js";
 import { FeedbackLog, type NewEvent } from "../server/feedback/feedback_log.js";
 import { listSegments } from "../server/feedback/segments.js";
+import { DecisionLog } from "../server/feedback/decision_log.js";
 import * as L from "../wasm/layout.js";
 import { scratchDir } from "./helpers/scratch.js";
 import { bidOn, observations, serveApp, servedRun } from "./helpers/serving.js";
@@ -235,5 +236,49 @@ describe("decision log", () => {
     expect(segs).toHaveLength(1);
     expect(tableFromIPC(readFileSync(segs[0].path)).getChild("bid_id")!.toArray()).toEqual(served.map((b) => b.bidId));
     await app.close();
+  });
+
+  it("the writer thread keeps rows in order across segments, keeps non-ASCII strings, and retries a failed write", async () => {
+    const dir = scratch.next("decisions-direct");
+    const errors: string[] = [];
+    const rows = { written: 0, dropped: 0 };
+    const log = new DecisionLog(dir, { flushRows: 4, flushMs: 3_600_000 }, {
+      onError: (e) => errors.push(e.message),
+      onRows: (r, n) => (rows[r] += n),
+    });
+    const obs = new Float32Array(2 * L.OBS_DIM);
+    const record = (i: number): void => {
+      obs.fill(i + 0.5, L.OBS_DIM, 2 * L.OBS_DIM);
+      log.record({
+        bidId: `b-${i}`, campaignId: i % 2 === 0 ? "café-ü" : "c", atMs: 1_700_000_000_000 + i, obs, obsAt: L.OBS_DIM, refValue: i, bidLevel: i % 5,
+        multiplier: 1, creative: i % 3, bid: i / 4, logProb: -i, value: i / 8, policyVersion: 1, policyRun: "run-✓", sampled: i % 2 === 1,
+      });
+    };
+    for (let i = 0; i < 10; i++) record(i);
+    await log.flush();
+    // the folder becomes unwritable: the write fails, is reported, and its rows wait for the next flush
+    const aside = `${dir}-aside`;
+    renameSync(dir, aside);
+    writeFileSync(dir, "not a folder");
+    for (let i = 10; i < 14; i++) record(i);
+    await expect(log.flush()).rejects.toThrow(/could not be written/);
+    expect(errors.some((m) => /failed .*retrying/.test(m))).toBe(true);
+    rmSync(dir);
+    renameSync(aside, dir);
+    await log.close();
+    expect(rows).toEqual({ written: 14, dropped: 0 });
+    const segs = listSegments(dir, "decisions").live;
+    expect(segs.length).toBeGreaterThanOrEqual(4);
+    const got = segs.flatMap((s) => {
+      const t = tableFromIPC(readFileSync(s.path));
+      const obsCol = t.getChild("obs")!;
+      return t.getChild("bid_id")!.toArray().map((id: string, k: number) => ({
+        id, campaign: t.getChild("campaign_id")!.get(k), run: t.getChild("policy_run")!.get(k), at: t.getChild("at_ms")!.get(k),
+        obs0: obsCol.get(k)!.get(0), sampled: t.getChild("sampled")!.get(k),
+      }));
+    });
+    expect(got).toEqual(Array.from({ length: 14 }, (_, i) => ({
+      id: `b-${i}`, campaign: i % 2 === 0 ? "café-ü" : "c", run: "run-✓", at: 1_700_000_000_000 + i, obs0: i + 0.5, sampled: i % 2,
+    })));
   });
 });

@@ -2,21 +2,27 @@
 // (`gaelp train --offline-data`). It is the app's DecisionSink. record() runs on the bid hot path:
 // it copies the decision into preallocated columns (no allocation but the strings it keeps);
 // full columns, or whatever is buffered every flushMs, become one Arrow IPC segment under
-// <dataDir>/decisions/ written atomically off the hot path (segments.ts). close() (the app's
-// onClose, i.e. graceful shutdown) writes what is buffered and waits for it.
+// <dataDir>/decisions/. The segment's name is reserved here; a worker thread (decision_writer.ts)
+// encodes the columns (transferred, not copied) and writes the file atomically (segments.ts), so
+// the event loop answering bids neither encodes nor waits for the disk. close() (the app's
+// onClose, i.e. graceful shutdown) writes what is buffered, waits for it and stops the worker.
 //
 // Nothing is lost silently: a failed write is kept and retried at the next flush; only when more
 // than maxPendingRows decisions wait for the disk are new ones refused, and they are counted
 // (`dropped`, the gaelp_decision_log_rows_total{result="dropped"} metric) and reported to onError.
+// A writer thread that dies takes the buffer it held with it: those rows are counted as dropped
+// and reported, and the next write starts a new thread.
 import { OBS_DIM } from "../../wasm/layout.js";
 import type { DecisionRecord, DecisionSink } from "../contracts.js";
-import { DECISION_PREFIX, DECISION_SCHEMA, DecisionColumns } from "./format.js";
-import { toIpcFile } from "../../engine/experience.js";
+import { Worker } from "node:worker_threads";
+import { compiledWorkerFile } from "../../engine/rollout_engine.js";
+import { DECISION_PREFIX, DecisionColumns, numberBuffers } from "./format.js";
 import { SegmentDir } from "./segments.js";
+import type { WriteAnswer, WriteRequest } from "./decision_writer.js";
 
 export interface DecisionLogOptions {
-  /** decisions per segment: a full buffer is written at once (default 8,192; ~1.8 MB of columns, a few ms
-   *  of encoding on the main thread per segment) */
+  /** decisions per segment: a full buffer is written at once (default 8,192; ~1.8 MB of columns,
+   *  encoded and written by the writer thread) */
   flushRows?: number;
   /** a partly filled buffer is written after this long (ms, default 5,000) */
   flushMs?: number;
@@ -45,8 +51,60 @@ function intOption(v: number | undefined, name: string, dflt: number, lo: number
   return x;
 }
 
+/** The main thread's end of the writer thread: one segment in flight at a time. */
+class SegmentWriter {
+  private worker: Worker | undefined;
+  private waiting: { ok: (a: WriteAnswer) => void; fail: (e: Error) => void } | undefined;
+
+  private start(): Worker {
+    const w = new Worker(compiledWorkerFile("server/feedback/decision_writer.js"));
+    w.on("message", (a: WriteAnswer) => {
+      const p = this.waiting;
+      this.waiting = undefined;
+      w.unref();
+      p?.ok(a);
+    });
+    const died = (e: Error): void => {
+      if (this.worker === w) this.worker = undefined;
+      const p = this.waiting;
+      this.waiting = undefined;
+      p?.fail(e);
+    };
+    w.on("error", died);
+    w.on("exit", (code) => died(new Error(`the decision log's writer thread exited (code ${code})`)));
+    w.unref();
+    return w;
+  }
+
+  /** Starts the thread now (loading its modules takes a moment of CPU): at start-up, not mid-traffic. */
+  open(): void {
+    this.worker ??= this.start();
+  }
+
+  /** Writes `cols` (its buffers are transferred: unusable until the answer) as segment `path`;
+   *  resolves with the columns and the write's error, rejects when the writer thread died. */
+  write(path: string, cols: DecisionColumns): Promise<WriteAnswer> {
+    const w = (this.worker ??= this.start());
+    // in flight, the thread keeps the process alive: a segment is never cut off by a natural exit
+    w.ref();
+    return new Promise((ok, fail) => {
+      this.waiting = { ok, fail };
+      const seg = cols.segment();
+      const req: WriteRequest = { path, seg };
+      w.postMessage(req, numberBuffers(seg.nums));
+    });
+  }
+
+  async close(): Promise<void> {
+    const w = this.worker;
+    this.worker = undefined;
+    if (w !== undefined) await w.terminate();
+  }
+}
+
 export class DecisionLog implements DecisionSink {
   private readonly segments: SegmentDir;
+  private readonly writer = new SegmentWriter();
   private readonly flushRows: number;
   private readonly maxPendingRows: number;
   private cur: DecisionColumns;
@@ -65,6 +123,7 @@ export class DecisionLog implements DecisionSink {
     this.segments = new SegmentDir(dir, DECISION_PREFIX);
     this.stats.segments = this.segments.list().length;
     this.cur = new DecisionColumns(this.flushRows);
+    this.writer.open();
     this.timer = setInterval(() => {
       if (this.cur.n > 0) this.rotate();
       void this.drain();
@@ -84,7 +143,11 @@ export class DecisionLog implements DecisionSink {
     c.campaignId[i] = d.campaignId;
     c.run[i] = d.policyRun;
     c.atMs[i] = d.atMs;
-    c.obs.set(d.obs.length === OBS_DIM ? d.obs : d.obs.subarray(0, OBS_DIM), i * OBS_DIM);
+    const src = d.obs;
+    const from = d.obsAt ?? 0;
+    const to = i * OBS_DIM;
+    const dst = c.obs;
+    for (let j = 0; j < OBS_DIM; j++) dst[to + j] = src[from + j];
     c.refValue[i] = d.refValue;
     c.bidLevel[i] = d.bidLevel;
     c.creative[i] = d.creative;
@@ -98,8 +161,7 @@ export class DecisionLog implements DecisionSink {
     this.stats.recorded++;
     if (c.n === this.flushRows) {
       this.rotate();
-      // encoding the segment (a few ms) waits for the next turn: the bid that filled it answers first
-      setImmediate(() => void this.drain());
+      void this.drain();
     }
   }
 
@@ -133,18 +195,31 @@ export class DecisionLog implements DecisionSink {
       try {
         while (this.queue.length > 0) {
           const c = this.queue[0];
+          const n = c.n;
+          let answer: WriteAnswer;
           try {
-            await this.segments.write(toIpcFile(DECISION_SCHEMA, [c.batch()]));
+            answer = await this.writer.write(this.segments.reserve().path, c);
           } catch (e) {
-            this.hooks.onError?.(new Error(`decision log: writing a segment of ${c.n} decisions to ${this.segments.dir} failed (${(e as Error).message}); retrying at the next flush`));
+            // the thread died holding the buffer: its rows are gone, and said so
+            this.queue.shift();
+            this.stats.dropped += n;
+            this.hooks.onRows?.("dropped", n);
+            this.hooks.onError?.(new Error(`decision log: ${n} decisions dropped: ${(e as Error).message}`));
+            continue;
+          }
+          const back = new DecisionColumns(c.cap, answer.nums, c);
+          back.n = n;
+          if (answer.error !== undefined) {
+            this.queue[0] = back;
+            this.hooks.onError?.(new Error(`decision log: writing a segment of ${n} decisions to ${this.segments.dir} failed (${answer.error}); retrying at the next flush`));
             return;
           }
           this.queue.shift();
-          this.stats.written += c.n;
+          this.stats.written += n;
           this.stats.segments++;
-          this.hooks.onRows?.("written", c.n);
-          c.n = 0;
-          if (this.spare.length < 2) this.spare.push(c);
+          this.hooks.onRows?.("written", n);
+          back.n = 0;
+          if (this.spare.length < 2) this.spare.push(back);
         }
       } finally {
         this.draining = undefined;
@@ -171,6 +246,10 @@ export class DecisionLog implements DecisionSink {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.timer);
-    await this.flush();
+    try {
+      await this.flush();
+    } finally {
+      await this.writer.close();
+    }
   }
 }

@@ -107,9 +107,83 @@ function strings(values: readonly (string | null)[], n = values.length): Data {
   return makeData({ type: new Utf8(), length: n, nullCount: nulls, valueOffsets: offsets, data, nullBitmap });
 }
 
+/** A string column as one string and the end of each value in it (UTF-16 units): what crosses to
+ *  the decision log's writer thread as one copy instead of one clone per string. */
+export interface PackedStrings {
+  joined: string;
+  ends: Int32Array;
+}
+
+export function packStrings(values: readonly string[], n = values.length): PackedStrings {
+  const ends = new Int32Array(n);
+  for (let i = 0, at = 0; i < n; i++) ends[i] = at += values[i].length;
+  return { joined: (n === values.length ? values : values.slice(0, n)).join(""), ends };
+}
+
+/** The Utf8 column of packed strings (all-ASCII: one copy; else each value encoded in place). */
+function packedStrings(p: PackedStrings): Data {
+  const n = p.ends.length;
+  const offsets = new Int32Array(n + 1);
+  let data: Uint8Array;
+  if (Buffer.byteLength(p.joined, "utf8") === p.joined.length) {
+    offsets.set(p.ends, 1);
+    data = Buffer.from(p.joined, "latin1");
+  } else {
+    const parts = new Array<string>(n);
+    let bytes = 0;
+    for (let i = 0, from = 0; i < n; from = p.ends[i++]) {
+      parts[i] = p.joined.slice(from, p.ends[i]);
+      offsets[i + 1] = bytes += Buffer.byteLength(parts[i], "utf8");
+    }
+    const buf = Buffer.allocUnsafe(bytes);
+    for (let i = 0; i < n; i++) buf.write(parts[i], offsets[i], "utf8");
+    data = buf;
+  }
+  return makeData({ type: new Utf8(), length: n, nullCount: 0, valueOffsets: offsets, data });
+}
+
 function batchOf(schema: Schema, children: Data[], n: number): RecordBatch {
   return new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: n, nullCount: 0, children }));
 }
+
+/** The numeric columns of DecisionColumns: what the writer thread gets transferred and gives back. */
+export type DecisionNumbers = Pick<DecisionColumns, "atMs" | "obs" | "refValue" | "bidLevel" | "creative" | "multiplier" | "bid" | "logp" | "value" | "version" | "sampled">;
+
+/** The first n rows of DecisionColumns as they cross to the writer thread: numeric columns
+ *  (full-length; their buffers are transferred) and the string columns packed. */
+export interface DecisionSegment {
+  n: number;
+  nums: DecisionNumbers;
+  bidId: PackedStrings;
+  campaignId: PackedStrings;
+  run: PackedStrings;
+}
+
+/** One record batch of a segment's rows (numeric columns are views, not copies). */
+export function decisionBatch(seg: DecisionSegment): RecordBatch {
+  const { n, nums: c } = seg;
+  const obsChild = makeData({ type: new Float32(), length: n * OBS_DIM, nullCount: 0, data: c.obs.subarray(0, n * OBS_DIM) });
+  return batchOf(DECISION_SCHEMA, [
+    packedStrings(seg.bidId),
+    packedStrings(seg.campaignId),
+    num(new Float64(), c.atMs.subarray(0, n)),
+    makeData({ type: obsType(), length: n, nullCount: 0, child: obsChild }),
+    num(new Float32(), c.refValue.subarray(0, n)),
+    num(new Uint8(), c.bidLevel.subarray(0, n)),
+    num(new Uint8(), c.creative.subarray(0, n)),
+    num(new Float32(), c.multiplier.subarray(0, n)),
+    num(new Float32(), c.bid.subarray(0, n)),
+    num(new Float32(), c.logp.subarray(0, n)),
+    num(new Float32(), c.value.subarray(0, n)),
+    num(new Uint32(), c.version.subarray(0, n)),
+    packedStrings(seg.run),
+    num(new Uint8(), c.sampled.subarray(0, n)),
+  ], n);
+}
+
+/** The buffers of numeric columns: what postMessage transfers instead of copying. */
+export const numberBuffers = (c: DecisionNumbers): ArrayBuffer[] =>
+  [c.atMs, c.obs, c.refValue, c.bidLevel, c.creative, c.multiplier, c.bid, c.logp, c.value, c.version, c.sampled].map((a) => a.buffer as ArrayBuffer);
 
 /** Served decisions in columns, preallocated: appending one is a few stores and a 50-float copy. */
 export class DecisionColumns {
@@ -129,43 +203,38 @@ export class DecisionColumns {
   readonly version: Uint32Array;
   readonly sampled: Uint8Array;
 
-  constructor(readonly cap: number) {
-    this.bidId = new Array<string>(cap).fill("");
-    this.campaignId = new Array<string>(cap).fill("");
-    this.run = new Array<string>(cap).fill("");
-    this.atMs = new Float64Array(cap);
-    this.obs = new Float32Array(cap * OBS_DIM);
-    this.refValue = new Float32Array(cap);
-    this.bidLevel = new Uint8Array(cap);
-    this.creative = new Uint8Array(cap);
-    this.multiplier = new Float32Array(cap);
-    this.bid = new Float32Array(cap);
-    this.logp = new Float32Array(cap);
-    this.value = new Float32Array(cap);
-    this.version = new Uint32Array(cap);
-    this.sampled = new Uint8Array(cap);
+  /** Empty columns for `cap` rows; `from` gives the numeric columns (back from the writer thread)
+   *  and `strs` the string arrays. */
+  constructor(readonly cap: number, from?: DecisionNumbers, strs?: Pick<DecisionColumns, "bidId" | "campaignId" | "run">) {
+    this.bidId = strs?.bidId ?? new Array<string>(cap).fill("");
+    this.campaignId = strs?.campaignId ?? new Array<string>(cap).fill("");
+    this.run = strs?.run ?? new Array<string>(cap).fill("");
+    this.atMs = from?.atMs ?? new Float64Array(cap);
+    this.obs = from?.obs ?? new Float32Array(cap * OBS_DIM);
+    this.refValue = from?.refValue ?? new Float32Array(cap);
+    this.bidLevel = from?.bidLevel ?? new Uint8Array(cap);
+    this.creative = from?.creative ?? new Uint8Array(cap);
+    this.multiplier = from?.multiplier ?? new Float32Array(cap);
+    this.bid = from?.bid ?? new Float32Array(cap);
+    this.logp = from?.logp ?? new Float32Array(cap);
+    this.value = from?.value ?? new Float32Array(cap);
+    this.version = from?.version ?? new Uint32Array(cap);
+    this.sampled = from?.sampled ?? new Uint8Array(cap);
+  }
+
+  /** The first n rows, strings packed, numeric columns shared (not copied). */
+  segment(): DecisionSegment {
+    const n = this.n;
+    const nums: DecisionNumbers = {
+      atMs: this.atMs, obs: this.obs, refValue: this.refValue, bidLevel: this.bidLevel, creative: this.creative, multiplier: this.multiplier,
+      bid: this.bid, logp: this.logp, value: this.value, version: this.version, sampled: this.sampled,
+    };
+    return { n, nums, bidId: packStrings(this.bidId, n), campaignId: packStrings(this.campaignId, n), run: packStrings(this.run, n) };
   }
 
   /** The first n rows as one record batch (numeric columns are views, not copies). */
   batch(): RecordBatch {
-    const n = this.n;
-    const obsChild = makeData({ type: new Float32(), length: n * OBS_DIM, nullCount: 0, data: this.obs.subarray(0, n * OBS_DIM) });
-    return batchOf(DECISION_SCHEMA, [
-      strings(this.bidId, n),
-      strings(this.campaignId, n),
-      num(new Float64(), this.atMs.subarray(0, n)),
-      makeData({ type: obsType(), length: n, nullCount: 0, child: obsChild }),
-      num(new Float32(), this.refValue.subarray(0, n)),
-      num(new Uint8(), this.bidLevel.subarray(0, n)),
-      num(new Uint8(), this.creative.subarray(0, n)),
-      num(new Float32(), this.multiplier.subarray(0, n)),
-      num(new Float32(), this.bid.subarray(0, n)),
-      num(new Float32(), this.logp.subarray(0, n)),
-      num(new Float32(), this.value.subarray(0, n)),
-      num(new Uint32(), this.version.subarray(0, n)),
-      strings(this.run, n),
-      num(new Uint8(), this.sampled.subarray(0, n)),
-    ], n);
+    return decisionBatch(this.segment());
   }
 }
 

@@ -87,11 +87,17 @@ export class SegmentDir {
 
   /** Writes `bytes` as the next single segment; resolves once it is durable. */
   async write(bytes: Uint8Array): Promise<Segment> {
+    const seg = this.reserve();
+    await writeFileAtomicAsync(seg.path, bytes);
+    return seg;
+  }
+
+  /** The next single segment's name and path, for a writer elsewhere (a worker thread) that writes
+   *  it atomically; a reservation that is never written leaves a gap in the numbers, nothing else. */
+  reserve(): Segment {
     const seq = this.next++;
     const name = `${this.prefix}-${pad(seq)}.arrow`;
-    const path = join(this.dir, name);
-    await writeFileAtomicAsync(path, bytes);
-    return { name, path, first: seq, last: seq };
+    return { name, path: join(this.dir, name), first: seq, last: seq };
   }
 
   /**

@@ -13,7 +13,7 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import seedrandom from "seedrandom";
 import { FEATURES } from "../../env/features.js";
 import { OBS_DIM } from "../../wasm/layout.js";
-import type { ServedPolicy } from "../contracts.js";
+import type { DecisionRecord, ServedPolicy } from "../contracts.js";
 import { ErrorBody, HttpError } from "../errors.js";
 import { type Decision, PolicyServer, RUN_NAME_PATTERN } from "../policy_server.js";
 
@@ -129,17 +129,34 @@ export const bidRoutes: FastifyPluginAsyncTypebox<BidRoutesOptions> = async (app
   let nextId = 0;
   const newBidId = (): string => `${idPrefix}-${(nextId++).toString(36)}`;
   const decisions: Decision[] = [];
-  const obsScratch = new Float32Array(OBS_DIM);
   const one: number[][] = [[]];
   const oneRef = [0];
   const oneCap: (number | undefined)[] = [undefined];
-
-  const logDecision = (campaignId: string, bidId: string, obs: ArrayLike<number>, refValue: number, d: Decision, served: ServedPolicy, atMs: number, sampled: boolean): void => {
-    for (let j = 0; j < OBS_DIM; j++) obsScratch[j] = obs[j];
-    ctx.decisions.record({
-      bidId, campaignId, atMs, obs: obsScratch, refValue, bidLevel: d.bidLevel, multiplier: d.multiplier, creative: d.creative, bid: d.bid,
-      logProb: d.logProb, value: d.value, policyVersion: served.version, policyRun: served.run, sampled,
-    });
+  // counters bound to their label once (no label hashing per request)
+  const counted = { bid: ctx.metrics.bids.labels("bid"), halted: ctx.metrics.bids.labels("halted"), fallback: ctx.metrics.bids.labels("fallback") };
+  // one record reused for every logged decision: the sink copies what it keeps (contracts.ts)
+  const rec: DecisionRecord = {
+    bidId: "", campaignId: "", atMs: 0, obs: policy.lastObs(), obsAt: 0, refValue: 0, bidLevel: 0, multiplier: 0, creative: 0, bid: 0,
+    logProb: 0, value: 0, policyVersion: 0, policyRun: "", sampled: false,
+  };
+  /** Logs decision i of the last decide(): its observation is row i of the policy's float32 buffer. */
+  const logDecision = (campaignId: string, bidId: string, i: number, refValue: number, d: Decision, served: ServedPolicy, atMs: number, sampled: boolean): void => {
+    rec.bidId = bidId;
+    rec.campaignId = campaignId;
+    rec.atMs = atMs;
+    rec.obs = policy.lastObs();
+    rec.obsAt = i * OBS_DIM;
+    rec.refValue = refValue;
+    rec.bidLevel = d.bidLevel;
+    rec.multiplier = d.multiplier;
+    rec.creative = d.creative;
+    rec.bid = d.bid;
+    rec.logProb = d.logProb;
+    rec.value = d.value;
+    rec.policyVersion = served.version;
+    rec.policyRun = served.run;
+    rec.sampled = sampled;
+    ctx.decisions.record(rec);
   };
   const late = (elapsedMs: number): string | undefined =>
     elapsedMs > deadlineMs ? `deadline exceeded: the decision was ready ${elapsedMs.toFixed(2)} ms after the request arrived (deadline ${deadlineMs} ms); fallback bid answered` : undefined;
@@ -158,7 +175,7 @@ export const bidRoutes: FastifyPluginAsyncTypebox<BidRoutesOptions> = async (app
     const gate = ctx.gate.status(b.campaignId);
     const version = policy.current()?.version ?? 0;
     if (gate.state === "halted") {
-      ctx.metrics.bids.inc({ status: "halted" });
+      counted.halted.inc();
       return { status: "halted" as const, campaignId: b.campaignId, bid: 0, policyVersion: version, deterministic, reason: gate.reason };
     }
     one[0] = b.obs;
@@ -168,13 +185,13 @@ export const bidRoutes: FastifyPluginAsyncTypebox<BidRoutesOptions> = async (app
     const served = policy.decide(one, oneRef, oneCap, 1, b.sample === true, decisions, rng);
     const lateBy = late(reply.elapsedTime);
     if (lateBy !== undefined) {
-      ctx.metrics.bids.inc({ status: "fallback" });
+      counted.fallback.inc();
       return { status: "fallback" as const, campaignId: b.campaignId, bid: fallbackBid, policyVersion: served.version, deterministic, reason: lateBy };
     }
     const d = decisions[0];
     const bidId = newBidId();
-    logDecision(b.campaignId, bidId, b.obs, b.refValue, d, served, Date.now(), !deterministic);
-    ctx.metrics.bids.inc({ status: "bid" });
+    logDecision(b.campaignId, bidId, 0, b.refValue, d, served, Date.now(), !deterministic);
+    counted.bid.inc();
     return {
       status: "bid" as const, campaignId: b.campaignId, bid: d.bid, bidId, bidLevel: d.bidLevel, multiplier: d.multiplier,
       creative: d.creative, value: d.value, policyVersion: served.version, deterministic,
@@ -195,7 +212,7 @@ export const bidRoutes: FastifyPluginAsyncTypebox<BidRoutesOptions> = async (app
     const gate = ctx.gate.status(b.campaignId);
     const version = policy.current()?.version ?? 0;
     if (gate.state === "halted") {
-      ctx.metrics.bids.inc({ status: "halted" }, b.opportunities.length);
+      counted.halted.inc(b.opportunities.length);
       return { status: "halted" as const, campaignId: b.campaignId, policyVersion: version, deterministic, reason: gate.reason, bids: [] };
     }
     const ops = b.opportunities;
@@ -204,7 +221,7 @@ export const bidRoutes: FastifyPluginAsyncTypebox<BidRoutesOptions> = async (app
     const served = policy.decide(ops.map((o) => o.obs), ops.map((o) => o.refValue), ops.map((o) => o.maxBid), n, b.sample === true, decisions, rng);
     const lateBy = late(reply.elapsedTime);
     if (lateBy !== undefined) {
-      ctx.metrics.bids.inc({ status: "fallback" }, n);
+      counted.fallback.inc(n);
       const bids = ops.map(() => ({ bidId: "", bid: fallbackBid, bidLevel: -1, multiplier: 0, creative: -1, value: 0 }));
       return { status: "fallback" as const, campaignId: b.campaignId, policyVersion: served.version, deterministic, reason: lateBy, bids };
     }
@@ -213,10 +230,10 @@ export const bidRoutes: FastifyPluginAsyncTypebox<BidRoutesOptions> = async (app
     for (let i = 0; i < n; i++) {
       const d = decisions[i];
       const bidId = newBidId();
-      logDecision(b.campaignId, bidId, ops[i].obs, ops[i].refValue, d, served, now, !deterministic);
+      logDecision(b.campaignId, bidId, i, ops[i].refValue, d, served, now, !deterministic);
       bids[i] = { bidId, bid: d.bid, bidLevel: d.bidLevel, multiplier: d.multiplier, creative: d.creative, value: d.value };
     }
-    ctx.metrics.bids.inc({ status: "bid" }, n);
+    counted.bid.inc(n);
     return { status: "bid" as const, campaignId: b.campaignId, policyVersion: served.version, deterministic, bids };
   });
 
