@@ -1,0 +1,51 @@
+// Counts what a rollout decision costs in x86 instructions, which do not drift with the host the
+// way wall-clock rates do. Rolls 4 worlds out with the bench's 64-64 policy (policy_weights.ts)
+// for a given number of hours, as engine.bench.ts's policyRun does, and prints the decisions made.
+// Run it under callgrind at two lengths; the difference of the instruction totals over the
+// difference of the decisions is the cost of one decision (set-up, compilation and warm-up cancel):
+//
+//   for h in 24 72; do valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.$h \
+//     node --no-liftoff --no-wasm-dynamic-tiering dist/bench/rollout_instructions.js $h; done
+//   # instructions: the "summary:" line of each /tmp/cg.$h (or callgrind_annotate's total)
+//
+// --no-liftoff --no-wasm-dynamic-tiering compile the WASM with TurboFan up front, as the
+// long-running bench ends up with. Flags: --sparse uses identity normalisation (mean 0, std 1:
+// about 21 of the 50 first-layer inputs nonzero) instead of the trained-like statistics;
+// --write-weights FILE writes the weights as raw float32 (for `gaelp rollout --weights`).
+import { writeFileSync } from "node:fs";
+import { resolveConfig } from "../env/config.js";
+import { worldSeed } from "../env/seeds.js";
+import { defaultPolicySpec } from "../agents/policy/spec.js";
+import { WorldRunner } from "../engine/world_runner.js";
+import { randomWeights, trainedLikeWeights } from "./policy_weights.js";
+
+type Fn = (...a: number[]) => number;
+
+const args = process.argv.slice(2);
+const hours = Number(args.find((a) => !a.startsWith("--")) ?? "24");
+if (!(Number.isInteger(hours) && hours > 0)) throw new RangeError(`hours must be a positive integer, got ${args[0]}`);
+const out = args.includes("--write-weights") ? args[args.indexOf("--write-weights") + 1] : undefined;
+const config = resolveConfig();
+const spec = defaultPolicySpec(config.campaign.creatives.length, { hidden: [64, 64], activation: "relu" });
+const weights = args.includes("--sparse") ? randomWeights(spec) : trainedLikeWeights(config, spec);
+if (out) writeFileSync(out, new Uint8Array(weights.buffer, weights.byteOffset, weights.byteLength));
+
+const worlds = 4;
+const runner = new WorldRunner(config, spec, worlds);
+runner.setPolicy(weights, 1);
+const f = runner.core as unknown as Record<string, Fn>;
+for (let w = 0; w < worlds; w++) {
+  const [lo, hi] = worldSeed(9, w);
+  f.resetWorld(w, lo, hi);
+}
+let hour = config.market.warmupDays * 24;
+const end = hour + hours;
+let decisions = 0;
+let rows = 0;
+while (hour < end) {
+  hour = Math.min(end, hour + 6);
+  f.expClear();
+  for (let w = 0; w < worlds; w++) decisions += f.rolloutWorld(w, w, 1, hour, 0, 1);
+  rows += f.expRows();
+}
+console.log(JSON.stringify({ hours, decisions, rows }));
