@@ -11,7 +11,8 @@
 // --no-liftoff --no-wasm-dynamic-tiering compile the WASM with TurboFan up front, as the
 // long-running bench ends up with. Flags: --sparse uses identity normalisation (mean 0, std 1:
 // about 21 of the 50 first-layer inputs nonzero) instead of the trained-like statistics;
-// --write-weights FILE writes the weights as raw float32 (for `gaelp rollout --weights`).
+// --write-weights FILE writes the weights as raw float32 (for `gaelp rollout --weights`);
+// --hidden 4 (comma-separated widths) rolls out with another trunk than 64,64.
 import { writeFileSync } from "node:fs";
 import { resolveConfig } from "../env/config.js";
 import { worldSeed } from "../env/seeds.js";
@@ -22,11 +23,14 @@ import { randomWeights, trainedLikeWeights } from "./policy_weights.js";
 type Fn = (...a: number[]) => number;
 
 const args = process.argv.slice(2);
-const hours = Number(args.find((a) => !a.startsWith("--")) ?? "24");
-if (!(Number.isInteger(hours) && hours > 0)) throw new RangeError(`hours must be a positive integer, got ${args[0]}`);
+const hours = Number(args[0]);
+if (!(Number.isInteger(hours) && hours > 0)) throw new RangeError(`the first argument, hours, must be a positive integer; got ${args[0]}`);
 const out = args.includes("--write-weights") ? args[args.indexOf("--write-weights") + 1] : undefined;
 const config = resolveConfig();
-const spec = defaultPolicySpec(config.campaign.creatives.length, { hidden: [64, 64], activation: "relu" });
+const hiddenArg = args.includes("--hidden") ? args[args.indexOf("--hidden") + 1] : "64,64";
+const hidden = hiddenArg.split(",").map(Number);
+if (!hidden.every((h) => Number.isInteger(h) && h > 0)) throw new RangeError(`--hidden must be comma-separated positive integers (e.g. 64,64), got ${hiddenArg}`);
+const spec = defaultPolicySpec(config.campaign.creatives.length, { hidden, activation: "relu" });
 const weights = args.includes("--sparse") ? randomWeights(spec) : trainedLikeWeights(config, spec);
 if (out) writeFileSync(out, new Uint8Array(weights.buffer, weights.byteOffset, weights.byteLength));
 

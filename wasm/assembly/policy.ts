@@ -249,8 +249,10 @@ const NO_FLOOR = f32x4.splat(-Infinity);
 
 // k (1..6, a constant where it is inlined) 4-lane outputs at o: bias at b plus the listed inputs'
 // rows (row offsets in [nz, nzEnd), values NZ_SPLIT bytes further) from column block wc. The
-// accumulators past k are never used, so the optimiser drops them and their tests.
-@inline function block(nz: usize, nzEnd: usize, wc: usize, b: usize, o: usize, floor: v128, k: i32): void {
+// accumulators past k are never used, so the optimiser drops them and their tests. With `walk`
+// (a constant too) the list is every input in order, so the row pointer steps by `stride` instead
+// of reading the offsets.
+@inline function block(nz: usize, nzEnd: usize, wc: usize, b: usize, o: usize, floor: v128, k: i32, walk: bool, stride: usize): void {
   const z = f32x4.splat(0);
   let a0 = v128.load(b);
   let a1 = k > 1 ? v128.load(b, 16) : z;
@@ -258,8 +260,30 @@ const NO_FLOOR = f32x4.splat(-Infinity);
   let a3 = k > 3 ? v128.load(b, 48) : z;
   let a4 = k > 4 ? v128.load(b, 64) : z;
   let a5 = k > 5 ? v128.load(b, 80) : z;
-  for (let q = nz; q < nzEnd; q += 4) {
-    const wp = wc + <usize>load<i32>(q);
+  let row = wc;
+  let q = nz;
+  // two rows a pass (the loop's own instructions are a good part of a row), then the odd one
+  for (; q + 4 < nzEnd; q += 8) {
+    const wp = walk ? row : wc + <usize>load<i32>(q);
+    const wq = walk ? row + stride : wc + <usize>load<i32>(q, 4);
+    row += stride << 1;
+    const s = v128.load32_splat(q, NZ_SPLIT);
+    a0 = f32x4.add(a0, f32x4.mul(s, v128.load(wp)));
+    if (k > 1) a1 = f32x4.add(a1, f32x4.mul(s, v128.load(wp, 16)));
+    if (k > 2) a2 = f32x4.add(a2, f32x4.mul(s, v128.load(wp, 32)));
+    if (k > 3) a3 = f32x4.add(a3, f32x4.mul(s, v128.load(wp, 48)));
+    if (k > 4) a4 = f32x4.add(a4, f32x4.mul(s, v128.load(wp, 64)));
+    if (k > 5) a5 = f32x4.add(a5, f32x4.mul(s, v128.load(wp, 80)));
+    const t = v128.load32_splat(q, NZ_SPLIT + 4);
+    a0 = f32x4.add(a0, f32x4.mul(t, v128.load(wq)));
+    if (k > 1) a1 = f32x4.add(a1, f32x4.mul(t, v128.load(wq, 16)));
+    if (k > 2) a2 = f32x4.add(a2, f32x4.mul(t, v128.load(wq, 32)));
+    if (k > 3) a3 = f32x4.add(a3, f32x4.mul(t, v128.load(wq, 48)));
+    if (k > 4) a4 = f32x4.add(a4, f32x4.mul(t, v128.load(wq, 64)));
+    if (k > 5) a5 = f32x4.add(a5, f32x4.mul(t, v128.load(wq, 80)));
+  }
+  if (q < nzEnd) {
+    const wp = walk ? row : wc + <usize>load<i32>(q);
     const s = v128.load32_splat(q, NZ_SPLIT);
     a0 = f32x4.add(a0, f32x4.mul(s, v128.load(wp)));
     if (k > 1) a1 = f32x4.add(a1, f32x4.mul(s, v128.load(wp, 16)));
@@ -279,14 +303,14 @@ const NO_FLOOR = f32x4.splat(-Infinity);
 // out[0..np) = bias + the rows of the listed inputs [nz, nzEnd) (row offsets there, values NZ_SPLIT
 // bytes further). Output blocks of 24, then one of 20, 16, 12, 8 or 4 lanes: V8 keeps a block's
 // accumulators, its weight loads and the splatted input in the 15 vector registers it allocates
-// (a block of 32 spilled to the stack). The block of 16 takes two rows per pass.
-function dense(nz: usize, nzEnd: usize, nIn: i32, w: usize, np: i32, out: usize, floor: v128): void {
+// (a block of 32 spilled to the stack). `walk`: see block.
+@inline function denseImpl(nz: usize, nzEnd: usize, nIn: i32, w: usize, np: i32, out: usize, floor: v128, walk: bool): void {
   const stride = np << 2;
   const bias = w + <usize>nIn * <usize>stride;
   let c = 0;
   for (; c + 24 <= np; c += 24) {
     const cb = <usize>c << 2;
-    block(nz, nzEnd, w + cb, bias + cb, out + cb, floor, 6);
+    block(nz, nzEnd, w + cb, bias + cb, out + cb, floor, 6, walk, stride);
   }
   const rest = np - c;
   const cb = <usize>c << 2;
@@ -294,46 +318,25 @@ function dense(nz: usize, nzEnd: usize, nIn: i32, w: usize, np: i32, out: usize,
   const o = out + cb;
   const b = bias + cb;
   if (rest == 20) {
-    block(nz, nzEnd, wc, b, o, floor, 5);
+    block(nz, nzEnd, wc, b, o, floor, 5, walk, stride);
   } else if (rest == 16) {
-    let a0 = v128.load(b);
-    let a1 = v128.load(b, 16);
-    let a2 = v128.load(b, 32);
-    let a3 = v128.load(b, 48);
-    let q = nz;
-    for (; q + 4 < nzEnd; q += 8) {
-      const wp = wc + <usize>load<i32>(q);
-      const s = v128.load32_splat(q, NZ_SPLIT);
-      a0 = f32x4.add(a0, f32x4.mul(s, v128.load(wp)));
-      a1 = f32x4.add(a1, f32x4.mul(s, v128.load(wp, 16)));
-      a2 = f32x4.add(a2, f32x4.mul(s, v128.load(wp, 32)));
-      a3 = f32x4.add(a3, f32x4.mul(s, v128.load(wp, 48)));
-      const wq = wc + <usize>load<i32>(q, 4);
-      const t = v128.load32_splat(q, NZ_SPLIT + 4);
-      a0 = f32x4.add(a0, f32x4.mul(t, v128.load(wq)));
-      a1 = f32x4.add(a1, f32x4.mul(t, v128.load(wq, 16)));
-      a2 = f32x4.add(a2, f32x4.mul(t, v128.load(wq, 32)));
-      a3 = f32x4.add(a3, f32x4.mul(t, v128.load(wq, 48)));
-    }
-    if (q < nzEnd) {
-      const wp = wc + <usize>load<i32>(q);
-      const s = v128.load32_splat(q, NZ_SPLIT);
-      a0 = f32x4.add(a0, f32x4.mul(s, v128.load(wp)));
-      a1 = f32x4.add(a1, f32x4.mul(s, v128.load(wp, 16)));
-      a2 = f32x4.add(a2, f32x4.mul(s, v128.load(wp, 32)));
-      a3 = f32x4.add(a3, f32x4.mul(s, v128.load(wp, 48)));
-    }
-    v128.store(o, f32x4.max(a0, floor));
-    v128.store(o, f32x4.max(a1, floor), 16);
-    v128.store(o, f32x4.max(a2, floor), 32);
-    v128.store(o, f32x4.max(a3, floor), 48);
+    block(nz, nzEnd, wc, b, o, floor, 4, walk, stride);
   } else if (rest == 12) {
-    block(nz, nzEnd, wc, b, o, floor, 3);
+    block(nz, nzEnd, wc, b, o, floor, 3, walk, stride);
   } else if (rest == 8) {
-    block(nz, nzEnd, wc, b, o, floor, 2);
+    block(nz, nzEnd, wc, b, o, floor, 2, walk, stride);
   } else if (rest == 4) {
-    block(nz, nzEnd, wc, b, o, floor, 1);
+    block(nz, nzEnd, wc, b, o, floor, 1, walk, stride);
   }
+}
+
+function dense(nz: usize, nzEnd: usize, nIn: i32, w: usize, np: i32, out: usize, floor: v128): void {
+  denseImpl(nz, nzEnd, nIn, w, np, out, floor, false);
+}
+
+// A dense first layer (every input listed in order at IN_OFF).
+function denseFirstLayer(w: usize, np: i32, out: usize, floor: v128): void {
+  denseImpl(IN_OFF, IN_OFF + (<usize>OBS_DIM << 2), OBS_DIM, w, np, out, floor, true);
 }
 
 // A layer over the nonzero inputs of x (gathered into NZ_OFF).
@@ -410,7 +413,7 @@ function forward(obs: usize, copy: usize): void {
   const floor = relu ? f32x4.splat(0) : NO_FLOOR;
   let w = PACKED + (<usize>OBS_DIM << 3);
   let np = pad4(units(0));
-  if (denseFirst) dense(IN_OFF, IN_OFF + (<usize>OBS_DIM << 2), OBS_DIM, w, np, HA, floor);
+  if (denseFirst) denseFirstLayer(w, np, HA, floor);
   else denseSparse(XIN, OBS_DIM, w, np, HA, floor);
   if (!relu) activateTanh(HA, np);
   w += <usize>(OBS_DIM * np + np) << 2;
