@@ -1,19 +1,22 @@
 // Counts what a rollout decision costs in x86 instructions, which do not drift with the host the
 // way wall-clock rates do. Rolls 4 worlds out with the bench's 64-64 policy (policy_weights.ts)
-// for a given number of hours, as engine.bench.ts's policyRun does, and prints the decisions made.
-// Run it under callgrind at two lengths; the difference of the instruction totals over the
-// difference of the decisions is the cost of one decision (set-up, compilation and warm-up cancel):
+// as engine.bench.ts's policyRun does: a day of warm-up, then `hours` measured hours between two
+// marker calls into libuv that callgrind zeroes and dumps its counters at. Prints the decisions
+// of the measured hours; the instructions are those of the dump (its "summary:" line):
 //
-//   for h in 24 72; do valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.$h \
-//     node --no-liftoff --no-wasm-dynamic-tiering dist/bench/rollout_instructions.js $h; done
-//   # instructions: the "summary:" line of each /tmp/cg.$h (or callgrind_annotate's total)
+//   valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.%p --zero-before=uv_os_getpriority \
+//     --dump-before=uv_loadavg node --single-threaded --no-liftoff --no-wasm-dynamic-tiering \
+//     dist/bench/rollout_instructions.js 240
+//   grep summary: /tmp/cg.<pid>.1     # instructions of the measured hours; / decisions
 //
+// --single-threaded keeps V8's background threads (GC, compilers) out of the count, and
 // --no-liftoff --no-wasm-dynamic-tiering compile the WASM with TurboFan up front, as the
 // long-running bench ends up with. Flags: --sparse uses identity normalisation (mean 0, std 1:
 // about 21 of the 50 first-layer inputs nonzero) instead of the trained-like statistics;
 // --write-weights FILE writes the weights as raw float32 (for `gaelp rollout --weights`);
 // --hidden 4 (comma-separated widths) rolls out with another trunk than 64,64.
 import { writeFileSync } from "node:fs";
+import { getPriority, loadavg } from "node:os";
 import { resolveConfig } from "../env/config.js";
 import { worldSeed } from "../env/seeds.js";
 import { defaultPolicySpec } from "../agents/policy/spec.js";
@@ -43,13 +46,19 @@ for (let w = 0; w < worlds; w++) {
   f.resetWorld(w, lo, hi);
 }
 let hour = config.market.warmupDays * 24;
-const end = hour + hours;
-let decisions = 0;
-let rows = 0;
-while (hour < end) {
-  hour = Math.min(end, hour + 6);
-  f.expClear();
-  for (let w = 0; w < worlds; w++) decisions += f.rolloutWorld(w, w, 1, hour, 0, 1);
-  rows += f.expRows();
-}
-console.log(JSON.stringify({ hours, decisions, rows }));
+const rollout = (until: number): { decisions: number; rows: number } => {
+  let decisions = 0;
+  let rows = 0;
+  while (hour < until) {
+    hour = Math.min(until, hour + 6);
+    f.expClear();
+    for (let w = 0; w < worlds; w++) decisions += f.rolloutWorld(w, w, 1, hour, 0, 1);
+    rows += f.expRows();
+  }
+  return { decisions, rows };
+};
+rollout(hour + 24); // warm-up
+getPriority(); // marker: callgrind --zero-before=uv_os_getpriority
+const measured = rollout(hour + hours);
+loadavg(); // marker: callgrind --dump-before=uv_loadavg
+console.log(JSON.stringify({ hours, ...measured }));

@@ -262,8 +262,9 @@ const NO_FLOOR = f32x4.splat(-Infinity);
   let a5 = k > 5 ? v128.load(b, 80) : z;
   let row = wc;
   let q = nz;
-  // two rows a pass (the loop's own instructions are a good part of a row), then the odd one
-  for (; q + 4 < nzEnd; q += 8) {
+  // up to 16 lanes, two rows a pass (the loop's own instructions are a good part of a row); wider
+  // blocks one row a pass (two rows of 24 lanes spill vector registers: +2 k instructions a decision)
+  for (; k <= 4 && q + 4 < nzEnd; q += 8) {
     const wp = walk ? row : wc + <usize>load<i32>(q);
     const wq = walk ? row + stride : wc + <usize>load<i32>(q, 4);
     row += stride << 1;
@@ -282,8 +283,9 @@ const NO_FLOOR = f32x4.splat(-Infinity);
     if (k > 4) a4 = f32x4.add(a4, f32x4.mul(t, v128.load(wq, 64)));
     if (k > 5) a5 = f32x4.add(a5, f32x4.mul(t, v128.load(wq, 80)));
   }
-  if (q < nzEnd) {
+  for (; q < nzEnd; q += 4) {
     const wp = walk ? row : wc + <usize>load<i32>(q);
+    row += stride;
     const s = v128.load32_splat(q, NZ_SPLIT);
     a0 = f32x4.add(a0, f32x4.mul(s, v128.load(wp)));
     if (k > 1) a1 = f32x4.add(a1, f32x4.mul(s, v128.load(wp, 16)));
