@@ -1,6 +1,7 @@
 // Macro benchmarks of the policy acting inside the world and of the rollout engine.
 //   policy.decisions_per_s   decisions/s of worlds rolled out by a 64-64 MLP in WASM (one thread,
-//                            experience rows written, no Arrow)
+//                            experience rows written, no Arrow); bench/rollout_instructions.ts
+//                            counts the same rollout's instructions per decision under callgrind
 //   engine.rows_per_s        rows/s delivered to the main thread as Arrow record batches through
 //                            the Piscina pool (one thread per vCPU)
 //   engine.inprocess.rows_per_s  the same worlds and tasks run on the main thread
@@ -9,29 +10,24 @@
 import { availableParallelism } from "node:os";
 import { resolveConfig } from "../env/config.js";
 import { worldSeed } from "../env/seeds.js";
-import { defaultPolicySpec, policyLayout } from "../agents/policy/spec.js";
+import { defaultPolicySpec } from "../agents/policy/spec.js";
 import { WorldRunner } from "../engine/world_runner.js";
 import { RolloutEngine } from "../engine/rollout_engine.js";
+import { trainedLikeWeights } from "./policy_weights.js";
 import type { SuiteOptions } from "./run.js";
-
-/** Seeded random weights: a policy that spreads its bids (a trained one costs the same). */
-function benchWeights(size: number, slots: ReturnType<typeof policyLayout>["slots"]): Float32Array {
-  const w = new Float32Array(size);
-  let s = 12345;
-  const rnd = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32) - 0.5;
-  for (const t of slots) for (let i = 0; i < t.size; i++) w[t.offset + i] = t.name === "obs_std" ? 1 : t.name === "obs_mean" ? 0 : rnd() * 0.3;
-  return w;
-}
 
 const config = resolveConfig();
 const spec = defaultPolicySpec(config.campaign.creatives.length, { hidden: [64, 64], activation: "relu" });
-const { slots, size } = policyLayout(spec);
-const weights = benchWeights(size, slots);
+// random weights over the normalisation a trained policy has (policy_weights.ts): every input of the
+// first layer nonzero, as in training and serving (identity normalisation would leave ~21 of 50)
+// (computed on first use: importing the suite costs nothing)
+let cachedWeights: Float32Array | undefined;
+const benchWeights = (): Float32Array => (cachedWeights ??= trainedLikeWeights(config, spec));
 
 function policyRun(warmMs: number, runMs: number): number {
   const worlds = 4;
   const runner = new WorldRunner(config, spec, worlds);
-  runner.setPolicy(weights, 1);
+  runner.setPolicy(benchWeights(), 1);
   const f = runner.core as unknown as Record<string, (...a: number[]) => number>;
   for (let w = 0; w < worlds; w++) {
     const [lo, hi] = worldSeed(9, w);
@@ -61,7 +57,7 @@ export async function benchPolicy(opts: SuiteOptions): Promise<Record<string, nu
 async function engineRun(threads: number, worlds: number, hours: number, iterations: number): Promise<number> {
   const engine = new RolloutEngine({ config, policy: spec, worlds, seed: 3, threads, worldsPerTask: Math.max(1, Math.ceil(worlds / 8)) });
   try {
-    engine.setPolicy(weights, 1);
+    engine.setPolicy(benchWeights(), 1);
     // the first iteration creates the worlds (warm-up days) and tiers the WASM up in every thread
     await engine.run({ hours });
     let rows = 0;

@@ -16,7 +16,6 @@ const MAX_LAYERS = 4;
 const MAX_UNITS = 1024;
 
 // activations (padded widths; 16-byte aligned)
-const XIN = memory.data(64 * 4, 16);
 const HA = memory.data(MAX_UNITS * 4, 16);
 const HB = memory.data(MAX_UNITS * 4, 16);
 const OUT = memory.data(64 * 4, 16);
@@ -142,6 +141,13 @@ export function policyLoad(): i32 {
     inputs = n;
   }
   packHeads();
+  // the first layer's inputs are all nonzero when every feature's mean is (a raw 0 normalises to
+  // nonzero); then a fixed list beats the gather. Mostly: a few zero means still leave most rows.
+  let nonzeroMeans = 0;
+  for (let i = 0; i < OBS_DIM; i++) nonzeroMeans += <i32>(load<f32>(NORM_MEAN + (<usize>i << 2)) != 0);
+  denseFirst = nonzeroMeans * 4 >= OBS_DIM * 3;
+  const stride0 = pad4(units(0)) << 2;
+  for (let i = 0; i < OBS_DIM; i++) store<i32>(IN_OFF + (<usize>i << 2), i * stride0);
   policyLoaded = true;
   return 0;
 }
@@ -228,86 +234,117 @@ buildCompress();
   return m;
 }
 
+// A dense first layer: with trained normalisation (obs_mean not 0) every input of the first layer
+// is nonzero, so gathering them is pure overhead. Its list is then fixed: IN_OFF holds the row
+// offsets of the OBS_DIM inputs (written by policyLoad) and XIN, the normalised inputs, sits
+// NZ_SPLIT bytes further, so the row loops read it as they read a gathered list. Including an input
+// that happens to be zero changes nothing: it adds +-0 to a sum that ReLU or tanh then maps to the
+// same value (the next layer's gather drops a -0 as it drops +0).
+const IN_OFF = memory.data(<i32>NZ_SPLIT * 2, 16);
+const XIN = IN_OFF + NZ_SPLIT;
+let denseFirst = false;
+
 // max(x, -inf) = x: the floor of layers without ReLU
 const NO_FLOOR = f32x4.splat(-Infinity);
 
-// Output blocks of 24, 16 and 4 lanes: V8 keeps a block's accumulators, its weight loads and the
-// splatted input in the 15 vector registers it allocates (a block of 32 spilled to the stack).
-function dense(x: usize, nIn: i32, w: usize, np: i32, out: usize, floor: v128): void {
+// k (1..6, a constant where it is inlined) 4-lane outputs at o: bias at b plus the listed inputs'
+// rows (row offsets in [nz, nzEnd), values NZ_SPLIT bytes further) from column block wc. The
+// accumulators past k are never used, so the optimiser drops them and their tests. With `walk`
+// (a constant too) the list is every input in order, so the row pointer steps by `stride` instead
+// of reading the offsets.
+@inline function block(nz: usize, nzEnd: usize, wc: usize, b: usize, o: usize, floor: v128, k: i32, walk: bool, stride: usize): void {
+  const z = f32x4.splat(0);
+  let a0 = v128.load(b);
+  let a1 = k > 1 ? v128.load(b, 16) : z;
+  let a2 = k > 2 ? v128.load(b, 32) : z;
+  let a3 = k > 3 ? v128.load(b, 48) : z;
+  let a4 = k > 4 ? v128.load(b, 64) : z;
+  let a5 = k > 5 ? v128.load(b, 80) : z;
+  let row = wc;
+  let q = nz;
+  // up to 16 lanes, two rows a pass (the loop's own instructions are a good part of a row); wider
+  // blocks one row a pass (two rows of 24 lanes spill vector registers: +2 k instructions a decision)
+  for (; k <= 4 && q + 4 < nzEnd; q += 8) {
+    const wp = walk ? row : wc + <usize>load<i32>(q);
+    const wq = walk ? row + stride : wc + <usize>load<i32>(q, 4);
+    row += stride << 1;
+    const s = v128.load32_splat(q, NZ_SPLIT);
+    a0 = f32x4.add(a0, f32x4.mul(s, v128.load(wp)));
+    if (k > 1) a1 = f32x4.add(a1, f32x4.mul(s, v128.load(wp, 16)));
+    if (k > 2) a2 = f32x4.add(a2, f32x4.mul(s, v128.load(wp, 32)));
+    if (k > 3) a3 = f32x4.add(a3, f32x4.mul(s, v128.load(wp, 48)));
+    if (k > 4) a4 = f32x4.add(a4, f32x4.mul(s, v128.load(wp, 64)));
+    if (k > 5) a5 = f32x4.add(a5, f32x4.mul(s, v128.load(wp, 80)));
+    const t = v128.load32_splat(q, NZ_SPLIT + 4);
+    a0 = f32x4.add(a0, f32x4.mul(t, v128.load(wq)));
+    if (k > 1) a1 = f32x4.add(a1, f32x4.mul(t, v128.load(wq, 16)));
+    if (k > 2) a2 = f32x4.add(a2, f32x4.mul(t, v128.load(wq, 32)));
+    if (k > 3) a3 = f32x4.add(a3, f32x4.mul(t, v128.load(wq, 48)));
+    if (k > 4) a4 = f32x4.add(a4, f32x4.mul(t, v128.load(wq, 64)));
+    if (k > 5) a5 = f32x4.add(a5, f32x4.mul(t, v128.load(wq, 80)));
+  }
+  for (; q < nzEnd; q += 4) {
+    const wp = walk ? row : wc + <usize>load<i32>(q);
+    row += stride;
+    const s = v128.load32_splat(q, NZ_SPLIT);
+    a0 = f32x4.add(a0, f32x4.mul(s, v128.load(wp)));
+    if (k > 1) a1 = f32x4.add(a1, f32x4.mul(s, v128.load(wp, 16)));
+    if (k > 2) a2 = f32x4.add(a2, f32x4.mul(s, v128.load(wp, 32)));
+    if (k > 3) a3 = f32x4.add(a3, f32x4.mul(s, v128.load(wp, 48)));
+    if (k > 4) a4 = f32x4.add(a4, f32x4.mul(s, v128.load(wp, 64)));
+    if (k > 5) a5 = f32x4.add(a5, f32x4.mul(s, v128.load(wp, 80)));
+  }
+  v128.store(o, f32x4.max(a0, floor));
+  if (k > 1) v128.store(o, f32x4.max(a1, floor), 16);
+  if (k > 2) v128.store(o, f32x4.max(a2, floor), 32);
+  if (k > 3) v128.store(o, f32x4.max(a3, floor), 48);
+  if (k > 4) v128.store(o, f32x4.max(a4, floor), 64);
+  if (k > 5) v128.store(o, f32x4.max(a5, floor), 80);
+}
+
+// out[0..np) = bias + the rows of the listed inputs [nz, nzEnd) (row offsets there, values NZ_SPLIT
+// bytes further). Output blocks of 24, then one of 20, 16, 12, 8 or 4 lanes: V8 keeps a block's
+// accumulators, its weight loads and the splatted input in the 15 vector registers it allocates
+// (a block of 32 spilled to the stack). `walk`: see block.
+@inline function denseImpl(nz: usize, nzEnd: usize, nIn: i32, w: usize, np: i32, out: usize, floor: v128, walk: bool): void {
   const stride = np << 2;
-  const nzEnd = NZ_OFF + (<usize>gatherNonzero(x, nIn, stride) << 2);
   const bias = w + <usize>nIn * <usize>stride;
   let c = 0;
   for (; c + 24 <= np; c += 24) {
     const cb = <usize>c << 2;
-    const wc = w + cb;
-    let a0 = v128.load(bias + cb);
-    let a1 = v128.load(bias + cb, 16);
-    let a2 = v128.load(bias + cb, 32);
-    let a3 = v128.load(bias + cb, 48);
-    let a4 = v128.load(bias + cb, 64);
-    let a5 = v128.load(bias + cb, 80);
-    for (let q = NZ_OFF; q < nzEnd; q += 4) {
-      const wp = wc + <usize>load<i32>(q);
-      const s = v128.load32_splat(q, NZ_SPLIT);
-      a0 = f32x4.add(a0, f32x4.mul(s, v128.load(wp)));
-      a1 = f32x4.add(a1, f32x4.mul(s, v128.load(wp, 16)));
-      a2 = f32x4.add(a2, f32x4.mul(s, v128.load(wp, 32)));
-      a3 = f32x4.add(a3, f32x4.mul(s, v128.load(wp, 48)));
-      a4 = f32x4.add(a4, f32x4.mul(s, v128.load(wp, 64)));
-      a5 = f32x4.add(a5, f32x4.mul(s, v128.load(wp, 80)));
-    }
-    v128.store(out + cb, f32x4.max(a0, floor));
-    v128.store(out + cb, f32x4.max(a1, floor), 16);
-    v128.store(out + cb, f32x4.max(a2, floor), 32);
-    v128.store(out + cb, f32x4.max(a3, floor), 48);
-    v128.store(out + cb, f32x4.max(a4, floor), 64);
-    v128.store(out + cb, f32x4.max(a5, floor), 80);
+    block(nz, nzEnd, w + cb, bias + cb, out + cb, floor, 6, walk, stride);
   }
-  for (; c + 16 <= np; c += 16) {
-    const cb = <usize>c << 2;
-    const wc = w + cb;
-    let a0 = v128.load(bias + cb);
-    let a1 = v128.load(bias + cb, 16);
-    let a2 = v128.load(bias + cb, 32);
-    let a3 = v128.load(bias + cb, 48);
-    let q = NZ_OFF;
-    for (; q + 4 < nzEnd; q += 8) {
-      const wp = wc + <usize>load<i32>(q);
-      const s = v128.load32_splat(q, NZ_SPLIT);
-      a0 = f32x4.add(a0, f32x4.mul(s, v128.load(wp)));
-      a1 = f32x4.add(a1, f32x4.mul(s, v128.load(wp, 16)));
-      a2 = f32x4.add(a2, f32x4.mul(s, v128.load(wp, 32)));
-      a3 = f32x4.add(a3, f32x4.mul(s, v128.load(wp, 48)));
-      const wq = wc + <usize>load<i32>(q, 4);
-      const t = v128.load32_splat(q, NZ_SPLIT + 4);
-      a0 = f32x4.add(a0, f32x4.mul(t, v128.load(wq)));
-      a1 = f32x4.add(a1, f32x4.mul(t, v128.load(wq, 16)));
-      a2 = f32x4.add(a2, f32x4.mul(t, v128.load(wq, 32)));
-      a3 = f32x4.add(a3, f32x4.mul(t, v128.load(wq, 48)));
-    }
-    if (q < nzEnd) {
-      const wp = wc + <usize>load<i32>(q);
-      const s = v128.load32_splat(q, NZ_SPLIT);
-      a0 = f32x4.add(a0, f32x4.mul(s, v128.load(wp)));
-      a1 = f32x4.add(a1, f32x4.mul(s, v128.load(wp, 16)));
-      a2 = f32x4.add(a2, f32x4.mul(s, v128.load(wp, 32)));
-      a3 = f32x4.add(a3, f32x4.mul(s, v128.load(wp, 48)));
-    }
-    v128.store(out + cb, f32x4.max(a0, floor));
-    v128.store(out + cb, f32x4.max(a1, floor), 16);
-    v128.store(out + cb, f32x4.max(a2, floor), 32);
-    v128.store(out + cb, f32x4.max(a3, floor), 48);
+  const rest = np - c;
+  const cb = <usize>c << 2;
+  const wc = w + cb;
+  const o = out + cb;
+  const b = bias + cb;
+  if (rest == 20) {
+    block(nz, nzEnd, wc, b, o, floor, 5, walk, stride);
+  } else if (rest == 16) {
+    block(nz, nzEnd, wc, b, o, floor, 4, walk, stride);
+  } else if (rest == 12) {
+    block(nz, nzEnd, wc, b, o, floor, 3, walk, stride);
+  } else if (rest == 8) {
+    block(nz, nzEnd, wc, b, o, floor, 2, walk, stride);
+  } else if (rest == 4) {
+    block(nz, nzEnd, wc, b, o, floor, 1, walk, stride);
   }
-  for (; c < np; c += 4) {
-    const cb = <usize>c << 2;
-    const wc = w + cb;
-    let a0 = v128.load(bias + cb);
-    for (let q = NZ_OFF; q < nzEnd; q += 4) {
-      a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(q, NZ_SPLIT), v128.load(wc + <usize>load<i32>(q))));
-    }
-    v128.store(out + cb, f32x4.max(a0, floor));
-  }
+}
+
+function dense(nz: usize, nzEnd: usize, nIn: i32, w: usize, np: i32, out: usize, floor: v128): void {
+  denseImpl(nz, nzEnd, nIn, w, np, out, floor, false);
+}
+
+// A dense first layer (every input listed in order at IN_OFF).
+function denseFirstLayer(w: usize, np: i32, out: usize, floor: v128): void {
+  denseImpl(IN_OFF, IN_OFF + (<usize>OBS_DIM << 2), OBS_DIM, w, np, out, floor, true);
+}
+
+// A layer over the nonzero inputs of x (gathered into NZ_OFF).
+@inline function denseSparse(x: usize, nIn: i32, w: usize, np: i32, out: usize, floor: v128): void {
+  const nzEnd = NZ_OFF + (<usize>gatherNonzero(x, nIn, np << 2) << 2);
+  dense(NZ_OFF, nzEnd, nIn, w, np, out, floor);
 }
 
 // e^x for four lanes: range reduction to r in [-ln2/2, ln2/2], a degree-6 Taylor polynomial
@@ -345,70 +382,113 @@ function activateTanh(h: usize, np: i32): void {
 }
 
 // XIN = clip((obs - mean) / std) over OBS_DIM inputs, zero in the padding lanes up to pad4(OBS_DIM).
-// Vector lanes first, then the scalar tail (obs rows are OBS_DIM floats: no read past a row).
-function normalise(obs: usize): void {
+// Vector lanes first, then the scalar tail (obs rows are OBS_DIM floats: no read past a row). With
+// copy != 0 the raw observation is also copied there (a rollout's experience row) as it is read.
+function normalise(obs: usize, copy: usize): void {
   const hi = f32x4.splat(clipHi);
   const lo = f32x4.splat(-clipHi);
   let i = 0;
   for (; i + 4 <= OBS_DIM; i += 4) {
     const o = <usize>i << 2;
-    const v = f32x4.mul(f32x4.sub(v128.load(obs + o), v128.load(NORM_MEAN + o)), v128.load(NORM_INV + o));
+    const raw = v128.load(obs + o);
+    if (copy != 0) v128.store(copy + o, raw);
+    const v = f32x4.mul(f32x4.sub(raw, v128.load(NORM_MEAN + o)), v128.load(NORM_INV + o));
     v128.store(XIN + o, f32x4.max(f32x4.min(v, hi), lo));
   }
   v128.store(XIN + (<usize>i << 2), f32x4.splat(0));
   for (; i < OBS_DIM; i++) {
     const o = <usize>i << 2;
-    let v = (load<f32>(obs + o) - load<f32>(NORM_MEAN + o)) * load<f32>(NORM_INV + o);
+    const raw = load<f32>(obs + o);
+    if (copy != 0) store<f32>(copy + o, raw);
+    let v = (raw - load<f32>(NORM_MEAN + o)) * load<f32>(NORM_INV + o);
     if (v > clipHi) v = clipHi;
     if (v < -clipHi) v = -clipHi;
     store<f32>(XIN + o, v);
   }
 }
 
-// Forward pass of one observation into OUT (bid logits, creative logits, value).
-function forward(obs: usize): void {
-  normalise(obs);
-  let x = XIN;
+// Forward pass of one observation into OUT (bid logits, creative logits, value); see normalise
+// for `copy`.
+function forward(obs: usize, copy: usize): void {
+  normalise(obs, copy);
   const relu = activation == ACT_RELU;
-  let inputs = OBS_DIM;
+  const floor = relu ? f32x4.splat(0) : NO_FLOOR;
   let w = PACKED + (<usize>OBS_DIM << 3);
-  let out = HA;
-  for (let l = 0; l < nLayers; l++) {
+  let np = pad4(units(0));
+  if (denseFirst) denseFirstLayer(w, np, HA, floor);
+  else denseSparse(XIN, OBS_DIM, w, np, HA, floor);
+  if (!relu) activateTanh(HA, np);
+  w += <usize>(OBS_DIM * np + np) << 2;
+  let x = HA;
+  let out = HB;
+  let inputs = units(0);
+  for (let l = 1; l < nLayers; l++) {
     const n = units(l);
-    const np = pad4(n);
-    dense(x, inputs, w, np, out, relu ? f32x4.splat(0) : NO_FLOOR);
+    np = pad4(n);
+    denseSparse(x, inputs, w, np, out, floor);
     if (!relu) activateTanh(out, np);
     w += <usize>(inputs * np + np) << 2;
     x = out;
     out = out == HA ? HB : HA;
     inputs = n;
   }
-  dense(x, inputs, w, pad4(nOut), OUT, NO_FLOOR);
+  denseSparse(x, inputs, w, pad4(nOut), OUT, NO_FLOOR);
 }
 
 /** Forward pass of n observations (f32 [n x OBS_DIM]) into out (f32 [n x policyOutputWidth()]). */
 export function policyForward(n: i32, obs: usize, out: usize): void {
   for (let r = 0; r < n; r++) {
-    forward(obs + <usize>r * OBS_DIM * 4);
+    forward(obs + <usize>r * OBS_DIM * 4, 0);
     memory.copy(out + <usize>r * nOut * 4, OUT, <usize>nOut << 2);
   }
 }
 
 // Samples (or, greedy, takes the argmax of) a categorical over n logits at p; returns the index
 // and leaves its log-probability in headLogp. Branch-free where the data decides (which logit is
-// largest, where the draw lands), since those branches are coin flips for the predictor. The draw
-// lands on the first i whose running sum CUM[i] exceeds it: as the sums never decrease, that i is
-// the number of sums at or below the draw.
-const CUM = memory.data(32 * 8, 16); // f64 running sums of the exps
+// largest, where the draw lands), since those branches are coin flips for the predictor.
+//
+// The largest logit is found in vectors (lanes past n masked to -inf), then the first lane equal to
+// it: that is the index and value a scalar scan with `>` picks, also when +0 and -0 tie. Only NaN
+// logits (where a vector max would differ from that scan) take the scalar scan.
+//
+// The draw lands on the first i whose running sum CUM[i] exceeds it: as the sums never decrease,
+// that i is the number of sums at or below the draw, counted two f64 lanes at a time (a pad lane
+// past an odd n holds +inf, which is never at or below a draw that is below the sum).
+const CUM = memory.data(34 * 8, 16); // f64 running sums of the exps
+const LANE = i32x4(0, 1, 2, 3);
 let headLogp: f64 = 0;
 function chooseHead(p: usize, n: i32, greedy: bool): i32 {
-  let mx = load<f32>(p);
+  const full = n & ~3;
+  const tail = i32x4.lt_s(LANE, i32x4.splat(n - full)); // lanes of the last partial vector
+  const negInf = f32x4.splat(-Infinity);
+  let mv = negInf;
+  for (let i = 0; i < full; i += 4) mv = f32x4.max(mv, v128.load(p + (<usize>i << 2)));
+  if (full < n) mv = f32x4.max(mv, v128.bitselect(v128.load(p + (<usize>full << 2)), negInf, tail));
+  mv = f32x4.max(mv, i8x16.shuffle(mv, mv, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7));
+  mv = f32x4.max(mv, i8x16.shuffle(mv, mv, 4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11));
+  const top = f32x4.extract_lane(mv, 0);
   let arg = 0;
-  for (let i = 1; i < n; i++) {
-    const v = load<f32>(p + (<usize>i << 2));
-    const up = v > mx;
-    arg = select<i32>(i, arg, up);
-    mx = select<f32>(v, mx, up);
+  let mx: f32;
+  if (top == top) {
+    const ts = f32x4.splat(top);
+    let bits: u32 = 0;
+    for (let i = 0; i < full; i += 4) {
+      bits |= <u32>i32x4.bitmask(f32x4.eq(v128.load(p + (<usize>i << 2)), ts)) << <u32>i;
+    }
+    if (full < n) {
+      const v = v128.and(f32x4.eq(v128.load(p + (<usize>full << 2)), ts), tail);
+      bits |= <u32>i32x4.bitmask(v) << <u32>full;
+    }
+    arg = <i32>ctz<u32>(bits);
+    mx = load<f32>(p + (<usize>arg << 2));
+  } else {
+    mx = load<f32>(p);
+    for (let i = 1; i < n; i++) {
+      const v = load<f32>(p + (<usize>i << 2));
+      const up = v > mx;
+      arg = select<i32>(i, arg, up);
+      mx = select<f32>(v, mx, up);
+    }
   }
   const m = f32x4.splat(mx);
   for (let i = 0; i < n; i += 4) {
@@ -416,16 +496,32 @@ function chooseHead(p: usize, n: i32, greedy: bool): i32 {
     v128.store(EXPS + o, expv(f32x4.sub(v128.load(p + o), m)));
   }
   let sum: f64 = 0;
-  for (let i = 0; i < n; i++) {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const e = EXPS + (<usize>i << 2);
+    const c = CUM + (<usize>i << 3);
+    sum += <f64>load<f32>(e);
+    store<f64>(c, sum);
+    sum += <f64>load<f32>(e, 4);
+    store<f64>(c, sum, 8);
+    sum += <f64>load<f32>(e, 8);
+    store<f64>(c, sum, 16);
+    sum += <f64>load<f32>(e, 12);
+    store<f64>(c, sum, 24);
+  }
+  for (; i < n; i++) {
     sum += <f64>load<f32>(EXPS + (<usize>i << 2));
     store<f64>(CUM + (<usize>i << 3), sum);
   }
+  store<f64>(CUM + (<usize>n << 3), Infinity);
   let a = arg;
   if (!greedy) {
     const target = uniform() * sum;
     if (target < sum) {
-      a = 0;
-      for (let i = 0; i < n; i++) a += <i32>(load<f64>(CUM + (<usize>i << 3)) <= target);
+      const t = f64x2.splat(target);
+      let cnt = i64x2.splat(0);
+      for (let j = 0; j < n; j += 2) cnt = i64x2.sub(cnt, f64x2.le(v128.load(CUM + (<usize>j << 3)), t));
+      a = <i32>(i64x2.extract_lane(cnt, 0) + i64x2.extract_lane(cnt, 1));
     } else {
       a = n - 1; // no sum exceeds the draw (NaN logits)
     }
@@ -435,9 +531,10 @@ function chooseHead(p: usize, n: i32, greedy: bool): i32 {
 }
 
 /** Acts on one observation: bid level, creative, joint log-probability and value (act* globals).
- *  Sampling draws from the current world's RNG, so actions are part of the world's stream. */
-export function act(obs: usize, greedy: bool): void {
-  forward(obs);
+ *  Sampling draws from the current world's RNG, so actions are part of the world's stream. With
+ *  copy != 0 the observation is also copied there (OBS_DIM floats) on the way. */
+export function act(obs: usize, greedy: bool, copy: usize = 0): void {
+  forward(obs, copy);
   actBid = chooseHead(OUT, nBid, greedy);
   let logp = headLogp;
   actCreative = chooseHead(OUT + (<usize>nBid << 2), nCr, greedy);

@@ -369,9 +369,8 @@ export function rolloutWorld(w: i32, global: u32, salt: u32, untilHour: i32, gre
   let decisions = 0;
   while (HOUR < untilHour && stalled == 0) {
     const r = expNewRow();
-    const obs = expObs(r);
-    memory.copy(obs, obsIo, <usize>OBS_DIM << 2);
-    act(obs, greedy != 0);
+    // the policy reads the pending observation and copies it into the row as it normalises it
+    act(obsIo, greedy != 0, expObs(r));
     const refValue = hF32(H_P_REF_VALUE);
     let bid = bidLevel(actBid) * <f64>refValue;
     if (bid > bidMax) bid = bidMax;
