@@ -147,8 +147,12 @@ export function rivalEntries(highValue: bool, wonMask: i32, oursWon: bool): void
   }
 }
 
+// The rivals' common value of the opportunity goes through memory: V8 schedules pure arithmetic at
+// its use, so a local would have its chain of multiplies recomputed for every rival.
+const RIVAL_BASE = memory.data(8);
+
 function rivalBids(u: i32, ch: i32): void {
-  const base = trueImpressionValue(u, ch) * MARKET_NOISE * TREND_MULT * chParam(ch, CHF_VALUE_MULT);
+  store<f64>(RIVAL_BASE, trueImpressionValue(u, ch) * MARKET_NOISE * TREND_MULT * chParam(ch, CHF_VALUE_MULT));
   const seg = segOf(u);
   const stage = stageOf(u);
   const segOff = <usize>(RIVF_SEGMENT_MULT + seg) << 2;
@@ -156,16 +160,17 @@ function rivalBids(u: i32, ch: i32): void {
   const stageOff = <usize>(RIVF_STAGE_MULT + stage) << 2;
   for (let r = 0; r < NR; r++) {
     const row = wb + <usize>H_RIVALS + (<usize>(r * RIV_STRIDE) << 2);
-    let v = base * <f64>(load<f32>(row, RIVF_VALUE_MULT << 2) * load<f32>(row + segOff)
+    let v = load<f64>(RIVAL_BASE) * <f64>(load<f32>(row, RIVF_VALUE_MULT << 2) * load<f32>(row + segOff)
       * load<f32>(row + chOff) * load<f32>(row + stageOff) * load<f32>(row, RIVF_QUALITY << 2));
     v *= 1.0 + <f64>load<f32>(row, RIVF_NOISE << 2) * uniformNoise();
     if (v < 0) v = 0;
-    const strategy = <i32>load<f32>(row, RIVF_STRATEGY << 2);
+    // strategies are whole numbers (validated), compared as stored: no float-to-int conversion
+    const strategy = load<f32>(row, RIVF_STRATEGY << 2);
     let bid: f64 = v;
-    if (strategy == RIVAL_DEFENSIVE) {
+    if (strategy == <f32>RIVAL_DEFENSIVE) {
       // protects users deep in the funnel
       if (stage >= STAGE_CONSIDERING) bid = v * <f64>load<f32>(row, RIVF_DEFENSE_GAIN << 2);
-    } else if (strategy == RIVAL_RANDOM) {
+    } else if (strategy == <f32>RIVAL_RANDOM) {
       bid = v * 2.0 * uniform();
     } else {
       bid = v * <f64>load<f32>(row, RIVF_SHADE << 2); // shading (< 1) and aggressive (>= 1)

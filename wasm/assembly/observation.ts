@@ -77,6 +77,10 @@ export function trackedStage(): i32 {
 @inline function clip01(x: f64): f32 {
   return <f32>(x < 0 ? 0 : x > 1 ? 1 : x);
 }
+// clip01 of a value that cannot be negative (counts, our pCTR)
+@inline function min1(x: f64): f32 {
+  return <f32>(x > 1 ? 1 : x);
+}
 
 @inline function popcnt5(x: i32): i32 {
   return <i32>popcnt<u32>(<u32>x & 31);
@@ -85,7 +89,14 @@ export function trackedStage(): i32 {
 // `scanned`: scanVisible already ran for this decision (the step that drew it), else scan now.
 export function writeObs(w: i32, scanned: bool): void {
   const o = IO_OBS + <usize>w * OBS_DIM * 4;
-  memory.fill(o, 0, OBS_DIM * 4);
+  // zeroed with vector stores (memory.fill is a call out of the wasm code): 13 stores cover
+  // OBS_DIM = 50 floats, the last one overlapping the one before it
+  if (OBS_DIM <= 48 || OBS_DIM > 52) ERROR("writeObs zeroes 49..52 floats: update it for OBS_DIM");
+  const zero = i32x4.splat(0);
+  v128.store(o, zero, 0); v128.store(o, zero, 16); v128.store(o, zero, 32); v128.store(o, zero, 48);
+  v128.store(o, zero, 64); v128.store(o, zero, 80); v128.store(o, zero, 96); v128.store(o, zero, 112);
+  v128.store(o, zero, 128); v128.store(o, zero, 144); v128.store(o, zero, 160); v128.store(o, zero, 176);
+  v128.store(o, zero, (OBS_DIM - 4) << 2);
   const u = hI32(H_P_USER);
   const ch = hI32(H_P_CHANNEL);
   const device = hI32(H_P_DEVICE);
@@ -93,16 +104,16 @@ export function writeObs(w: i32, scanned: bool): void {
   if (!scanned) scanVisible(u, device);
 
   store<f32>(o + ((F_STAGE_UNAWARE + trackedStage()) << 2), 1);
-  store<f32>(o + (F_OUR_TOUCHES << 2), clip01(<f64>visOurTouches * 0.1));
-  store<f32>(o + (F_OUR_CLICKS << 2), clip01(<f64>visOurClicks * 0.2));
+  store<f32>(o + (F_OUR_TOUCHES << 2), min1(<f64>visOurTouches * 0.1));
+  store<f32>(o + (F_OUR_CLICKS << 2), min1(<f64>visOurClicks * 0.2));
   store<f32>(o + (F_HOURS_SINCE_TOUCH << 2),
     visLastOur < 0 ? 1 : recencyFeature(HOUR - visLastOur));
   store<f32>(o + (F_JOURNEY_DAYS << 2), visFirstOur < 0 ? 0 : clip01(<f64>(HOUR - visFirstOur) * (1.0 / 720.0)));
   store<f32>(o + (F_CHANNELS_SEEN << 2), <f32>popcnt5(visChannels) / <f32>NUM_CHANNELS);
-  store<f32>(o + (F_COMPETITOR_TOUCHES << 2), clip01(<f64>visRivalTouches * 0.1));
+  store<f32>(o + (F_COMPETITOR_TOUCHES << 2), min1(<f64>visRivalTouches * 0.1));
   store<f32>(o + (F_LAST_TOUCH_CLICKED << 2), visLastClicked ? 1 : 0);
   for (let c = 0; c < 3; c++) {
-    store<f32>(o + ((F_CREATIVE_EXPOSURE + c) << 2), clip01(<f64>exposuresOf(u, c) * 0.1));
+    store<f32>(o + ((F_CREATIVE_EXPOSURE + c) << 2), min1(<f64>exposuresOf(u, c) * 0.1));
   }
   store<f32>(o + ((F_SEGMENT + u8At(U_OBS_SEG, u)) << 2), 1);
   const linked = deviceLinked(u, device);
@@ -119,7 +130,7 @@ export function writeObs(w: i32, scanned: bool): void {
   store<f32>(o + (F_DOW_SIN << 2), dowSin(DOW));
   store<f32>(o + (F_DOW_COS << 2), dowCos(DOW));
   store<f32>(o + (F_QUERY_INTENT << 2), hF32(H_P_QUERY_INTENT));
-  store<f32>(o + (F_PCTR << 2), clip01(<f64>hF32(H_P_PCTR) * 5.0));
+  store<f32>(o + (F_PCTR << 2), min1(<f64>hF32(H_P_PCTR) * 5.0));
   store<f32>(o + (F_REF_VALUE << 2), clip01(<f64>hF32(H_P_REF_VALUE) * invBidMax));
   store<f32>(o + (F_RESERVE << 2), clip01(<f64>hF32(H_P_RESERVE) * invBidMax));
   store<f32>(o + (F_PRICE_INDEX << 2), clip01(hF64(H_PRICE_INDEX) * invBidMax));

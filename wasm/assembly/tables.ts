@@ -4,7 +4,7 @@ import {
   NUM_SEGMENTS, NUM_CHANNELS, P_SEGMENTS, SEG_STRIDE, SEGF_SHARE, SEGF_SESSIONS_PER_DAY,
   SEGF_PEAK_HOUR, SEGF_ACTIVITY_WIDTH_HOURS, SEGF_CHANNEL_WEIGHT, P_CHANNELS, CH_STRIDE,
   CHF_JOURNEY_ONLY, P_FATIGUE_RECOVERY_HOURS, P_CRISIS_DECAY_HOURS, P_CREATIVE_FATIGUE_PER_EXPOSURE,
-  P_USER_FATIGUE_PER_AD,
+  P_USER_FATIGUE_PER_AD, CHF_MECHANISM, CHF_SLOTS, P_JOURNEY_TIMEOUT_DAYS,
 } from "../layout";
 import { prm } from "./params";
 
@@ -31,6 +31,14 @@ const CREATIVE_WEAR = memory.data(256 * 8); // exp(-k x exposures)
 // f32 (4 KB); for fatigue, which only needs to be smooth and monotone, at a fraction of Math.exp's cost
 const EXP_NEG = memory.data(1025 * 4);
 let FATIGUE_FACTOR_PER_AD: f64 = 1;
+// whole-number params read per opportunity, converted once (a float-to-int conversion per use
+// costs a rounding check in V8's code)
+const CH_MECHANISM = memory.data(NUM_CHANNELS * 4);
+const CH_SLOTS = memory.data(NUM_CHANNELS * 4);
+let JOURNEY_TIMEOUT_HOURS: i32 = 0;
+@inline export function channelMechanism(ch: i32): i32 { return load<i32>(CH_MECHANISM + (<usize>ch << 2)); }
+@inline export function channelSlots(ch: i32): i32 { return load<i32>(CH_SLOTS + (<usize>ch << 2)); }
+@inline export function journeyTimeoutHours(): i32 { return JOURNEY_TIMEOUT_HOURS; }
 // exp(-fatigue added by one ad): how exp(-fatigue) changes with each impression
 @inline export function fatigueFactorPerAd(): f64 { return FATIGUE_FACTOR_PER_AD; }
 
@@ -112,6 +120,11 @@ function buildChannelTables(): void {
     store<f64>(URGENCY_HI + (<usize>t << 3), Math.exp(-<f64>(t << 6) / tu));
   }
   FATIGUE_FACTOR_PER_AD = Math.exp(-prm(P_USER_FATIGUE_PER_AD));
+  for (let c = 0; c < NUM_CHANNELS; c++) {
+    store<i32>(CH_MECHANISM + (<usize>c << 2), <i32>prm(P_CHANNELS + c * CH_STRIDE + CHF_MECHANISM));
+    store<i32>(CH_SLOTS + (<usize>c << 2), <i32>prm(P_CHANNELS + c * CH_STRIDE + CHF_SLOTS));
+  }
+  JOURNEY_TIMEOUT_HOURS = <i32>(prm(P_JOURNEY_TIMEOUT_DAYS) * 24.0);
   for (let i = 0; i <= 1024; i++) store<f32>(EXP_NEG + (<usize>i << 2), <f32>Math.exp(-<f64>i / 64.0));
   const k = prm(P_CREATIVE_FATIGUE_PER_EXPOSURE);
   for (let e = 0; e < 256; e++) store<f64>(CREATIVE_WEAR + (<usize>e << 3), Math.exp(-k * <f64>e));

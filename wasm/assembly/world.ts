@@ -13,7 +13,7 @@ import {
   H_BUDGET_SCALE, H_DAILY_BUDGET_MICROS, H_FLIGHT_BUDGET_MICROS, STAGE_CONSIDERING,
   P_FLIGHT_DAYS, P_WARMUP_DAYS, P_DAILY_BUDGET_MICROS, P_FLIGHT_BUDGET_MICROS, P_BID_MAX,
   P_OUR_CHANNEL_ENABLED, P_QUALITY_WEIGHTED, P_MARKET_NOISE_SD, P_USER_FATIGUE_PER_AD,
-  P_PRICE_INDEX_DECAY, P_CREATIVE_CTR_MULT, CHF_MECHANISM, CHF_SLOTS, SEGF_IMPORTANCE_WEIGHT,
+  P_PRICE_INDEX_DECAY, P_CREATIVE_CTR_MULT, SEGF_IMPORTANCE_WEIGHT,
   S_OPPORTUNITIES, S_DECISIONS, S_IMPRESSIONS, S_CLICKS, S_SPEND, S_UNSOLD, S_WIN_VALUE,
   S_RIVAL_SPEND, S_RIVAL_IMPRESSIONS, S_REWARD, S_BUDGET_EXHAUSTED_HOURS,
   I_COST, I_WON, I_CLICKED, I_SLOT, I_CHANNEL, I_SEGMENT, I_CREDITED_VALUE, I_DECISION_ID, I_HOUR,
@@ -31,7 +31,7 @@ import { allocate } from "./auction";
 import { deriveClock, HOUR, HOD } from "./clock";
 import { wb, setWorldBase, hI32, hSetI32, hF32, hSetF32, hF64, hSetF64, stat, segOf, stageOf, bumpExposure } from "./state";
 import { initPopulation, addFatigue } from "./users";
-import { segParam, fatigueFactorPerAd } from "./tables";
+import { segParam, fatigueFactorPerAd, channelMechanism, channelSlots } from "./tables";
 import { recordTouch, onImpression, processUserEvents, crisisEvents, scheduleNext } from "./journey";
 import {
   chParam, clickProb, nextOpportunity, ourEstimates, startHourOpportunities, saveOpportunity, restoreOpportunity,
@@ -46,6 +46,7 @@ const MIN_BUDGET_MICROS: f64 = 10000; // below one cent left, the campaign stops
 
 const WINNERS = memory.data(MAX_SLOTS * 4);
 const PRICES = memory.data(MAX_SLOTS * 4);
+const TOP_VALUE = memory.data(8); // the pending auction's true top-slot value (f64)
 
 // outcome of the current step
 let stepTerminal: i32 = 0;
@@ -129,7 +130,8 @@ function resolve(ourBid: f64, creative: i32, ours: bool): void {
   const reserve = hF32(H_P_RESERVE);
   // what the rivals' outcome statistics need of the page as they bid on it (its ads change both)
   const highValue = stageOf(u) >= STAGE_CONSIDERING;
-  const topValue = trueImpressionValue(u, ch);
+  // through memory, or V8 recomputes its chain of multiplies at every use
+  store<f64>(TOP_VALUE, trueImpressionValue(u, ch));
   let rivalsWon = 0; // bit a: advertiser a won a slot
   let leftMicros: f64 = 0;
   if (ours) {
@@ -144,7 +146,7 @@ function resolve(ourBid: f64, creative: i32, ours: bool): void {
   hSetF32(H_P_BIDS, ours ? <f32>ourBid : 0);
   hSetF32(H_QUALITY, ours ? <f32>prm(P_CREATIVE_CTR_MULT + creative) : 1);
   const filled = allocate(
-    wb + H_P_BIDS, wb + H_QUALITY, NB, <i32>chParam(ch, CHF_MECHANISM), <i32>chParam(ch, CHF_SLOTS), reserve,
+    wb + H_P_BIDS, wb + H_QUALITY, NB, channelMechanism(ch), channelSlots(ch), reserve,
     prm(P_QUALITY_WEIGHTED) > 0.5, WINNERS, PRICES,
   );
   if (filled == 0) stat(S_UNSOLD, 1);
@@ -183,7 +185,7 @@ function resolve(ourBid: f64, creative: i32, ours: bool): void {
       hSetF64(p, hF64(p) - cost);
       stat(S_RIVAL_SPEND, cost);
       stat(S_RIVAL_IMPRESSIONS, 1);
-      rivalWon(a - 1, ch, k, topValue, cost, clicked);
+      rivalWon(a - 1, ch, k, load<f64>(TOP_VALUE), cost, clicked);
       rivalsWon |= 1 << a;
       recordTouch(u, HOUR, a, ch, 0, device, k, clicked, 0);
     }
