@@ -81,24 +81,32 @@ export async function benchAuction(opts: { quick: boolean }): Promise<Record<str
     }
   }
 
-  const bench = new Bench(
-    opts.quick
-      ? { time: 100, iterations: 5, warmupTime: 50, warmupIterations: 2, throws: true }
-      : { time: 1500, iterations: 20, warmupTime: 300, warmupIterations: 5, throws: true },
-  );
+  // Several short rounds in quick mode (CI), each task's best round kept: a hiccup of the host
+  // during one 100 ms task would otherwise decide the gated WASM/TS ratio on its own (interference
+  // only ever slows a run down). A full run is one long round.
+  const rounds = opts.quick ? 3 : 1;
   let sink = 0; // read after the run so no call is dead code
-  for (const [name, mechanism, slots] of MECHANISMS) {
-    bench.add(`kernel.${name}`, () => {
-      sink += core.benchAuctions(COUNT, BIDDERS, mechanism, slots, SEED);
-    });
-    bench.add(`ts_reference.${name}`, () => {
-      sink += tsBenchAuctions(COUNT, BIDDERS, mechanism, slots, SEED);
-    });
+  const best = new Map<string, number>();
+  for (let round = 0; round < rounds; round++) {
+    const bench = new Bench(
+      opts.quick
+        ? { time: 100, iterations: 5, warmupTime: 50, warmupIterations: 2, throws: true }
+        : { time: 1500, iterations: 20, warmupTime: 300, warmupIterations: 5, throws: true },
+    );
+    for (const [name, mechanism, slots] of MECHANISMS) {
+      bench.add(`kernel.${name}`, () => {
+        sink += core.benchAuctions(COUNT, BIDDERS, mechanism, slots, SEED);
+      });
+      bench.add(`ts_reference.${name}`, () => {
+        sink += tsBenchAuctions(COUNT, BIDDERS, mechanism, slots, SEED);
+      });
+    }
+    await bench.run();
+    for (const t of bench.tasks) best.set(t.name, Math.max(best.get(t.name) ?? 0, itemsPerSecond(bench, t.name, COUNT, "auction")));
   }
-  await bench.run();
   if (!Number.isFinite(sink)) throw new Error("auction bench: non-finite price sum");
 
-  const perSecond = (task: string): number => itemsPerSecond(bench, task, COUNT, "auction");
+  const perSecond = (task: string): number => best.get(task)!;
   const out: Record<string, number> = {};
   for (const [name] of MECHANISMS) {
     out[`auction.kernel.${name}.auctions_per_s`] = perSecond(`kernel.${name}`);
