@@ -1,5 +1,6 @@
-// Plain-TypeScript reference of wasm/assembly/auction.ts, kept line-for-line close to the kernel
-// so the two can be read side by side; tests/auction.test.ts holds them bit-identical.
+// Plain-TypeScript reference of wasm/assembly/auction.ts: the same rules computed the plain way
+// (a stable insertion sort where the kernel runs a branch-free network of u64 keys);
+// tests/auction.test.ts holds the two bit-identical.
 //
 //   first price:  every slot winner pays its own bid;
 //   second price: one slot, the winner pays max(reserve, runner-up score / own quality);
