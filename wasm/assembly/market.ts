@@ -216,9 +216,13 @@ export function nextOpportunity(hour: i32): bool {
   let left = hI32(H_OPPS_LEFT);
   while (left > 0) {
     left--;
+    // the first segment whose cumulative share exceeds r: as the shares never decrease, that is
+    // the number of shares at or below r, counted without a branch (the scan's exit branch is a
+    // coin flip for the predictor)
     const r = uniform();
+    const cdf = wb + <usize>H_SEG_CDF;
     let seg = 0;
-    while (seg < NUM_SEGMENTS - 1 && r >= hF64(H_SEG_CDF + (seg << 3))) seg++;
+    for (let s = 0; s < NUM_SEGMENTS - 1; s++) seg += <i32>(r >= load<f64>(cdf + (<usize>s << 3)));
     const n = segCount(seg);
     if (n == 0) continue;
     const u = segUser(seg, below(n));

@@ -77,10 +77,11 @@ export function expNeg(x: f64): f64 {
 // that need an open journey (retargeting, email) excluded for users not in one.
 export function pickChannel(seg: i32, inJourney: bool, r: f64): i32 {
   const row = CH_CDF + (<usize>((seg * 2 + (inJourney ? 1 : 0)) * NUM_CHANNELS) << 3);
-  for (let c = 0; c < NUM_CHANNELS - 1; c++) {
-    if (r < load<f64>(row + (<usize>c << 3))) return c;
-  }
-  return NUM_CHANNELS - 1;
+  // the first channel whose cumulative share exceeds r, counted without a branch (the row never
+  // decreases, so that is the number of shares at or below r)
+  let c = 0;
+  for (let k = 0; k < NUM_CHANNELS - 1; k++) c += <i32>(r >= load<f64>(row + (<usize>k << 3)));
+  return c;
 }
 
 function buildChannelTables(): void {
