@@ -55,4 +55,20 @@ export class WasmPolicy {
     out.set(result);
     return out;
   }
+
+  /** Greedy decisions of n observations into `out` (n x 4 float32: bid level, creative, joint
+   *  log-probability, value): each head's argmax with the log-probability act() computes in
+   *  rollouts (the WASM softmax), in one call. */
+  decideGreedy(obs: Float32Array, n: number, out: Float32Array): Float32Array {
+    if (obs.length !== n * OBS_DIM) throw new RangeError(`obs must hold n x ${OBS_DIM} values, got ${obs.length}`);
+    if (out.length !== n * 4) throw new RangeError(`out must hold n x 4 values, got ${out.length}`);
+    if (this.version < 0) throw new Error("policy: setWeights() before decideGreedy()");
+    const f = this.core as unknown as Record<string, Fn>;
+    const base = (this.core.scratch as (b: number) => number)(n * (OBS_DIM + 4) * 4);
+    new Float32Array(this.core.memory.buffer, base, n * OBS_DIM).set(obs);
+    const outPtr = base + n * OBS_DIM * 4;
+    f.policyDecideGreedy(n, base, outPtr);
+    out.set(new Float32Array(this.core.memory.buffer, outPtr, n * 4));
+    return out;
+  }
 }

@@ -81,6 +81,7 @@ export class PolicyServer implements PolicyProvider {
   private version = 0;
   private obsBuf = new Float32Array(OBS_DIM * 256);
   private outBuf = new Float32Array(0);
+  private greedyBuf = new Float32Array(0);
   private readonly rng: () => number;
 
   constructor(private readonly runsRoot: string, private readonly wasm: WasmTarget = "release", seed = Date.now()) {
@@ -167,28 +168,46 @@ export class PolicyServer implements PolicyProvider {
       const at = i * OBS_DIM;
       for (let j = 0; j < OBS_DIM; j++) ob[at + j] = row[j];
     }
+    if (!sample) {
+      // greedy (the default): argmaxes, log-probability and value in one WASM call, as rollouts act
+      if (this.greedyBuf.length < n * 4) this.greedyBuf = new Float32Array(n * 8);
+      const g = a.policy.decideGreedy(ob.subarray(0, n * OBS_DIM), n, this.greedyBuf.subarray(0, n * 4));
+      for (let i = 0; i < n; i++) {
+        const level = g[i * 4];
+        const d = this.fill(a, out, i, level, g[i * 4 + 1], refValue[i], maxBid[i]);
+        d.logProb = g[i * 4 + 2];
+        d.value = g[i * 4 + 3];
+      }
+      return a.served;
+    }
     const y = a.policy.forward(ob.subarray(0, n * OBS_DIM), n, this.outBuf.subarray(0, need));
     for (let i = 0; i < n; i++) {
       const at = i * a.width;
-      const bArg = headArgmax(y, at, a.nBid);
+      headArgmax(y, at, a.nBid);
       const bLse = lse;
-      const cArg = headArgmax(y, at + a.nBid, a.nCr);
+      headArgmax(y, at + a.nBid, a.nCr);
       const cLse = lse;
-      const level = sample ? sampleHead(y, at, a.nBid, bLse, rng()) : bArg;
-      const creative = sample ? sampleHead(y, at + a.nBid, a.nCr, cLse, rng()) : cArg;
-      let bid = a.levels[level] * refValue[i];
-      if (bid > a.bidMax) bid = a.bidMax;
-      bid = Math.fround(bid);
-      const cap = maxBid[i];
-      if (cap !== undefined && bid > cap) bid = cap;
-      const d = out[i] ?? (out[i] = { bidLevel: 0, creative: 0, bid: 0, multiplier: 0, value: 0, logProb: 0 });
-      d.bidLevel = level;
-      d.creative = creative;
-      d.bid = bid;
-      d.multiplier = a.levels[level];
+      const level = sampleHead(y, at, a.nBid, bLse, rng());
+      const creative = sampleHead(y, at + a.nBid, a.nCr, cLse, rng());
+      const d = this.fill(a, out, i, level, creative, refValue[i], maxBid[i]);
       d.value = y[at + a.nBid + a.nCr];
       d.logProb = y[at + level] - bLse + (y[at + a.nBid + creative] - cLse);
     }
     return a.served;
+  }
+
+  /** Decision i's action and bid: level x refValue, capped by the run's bidMax, float32-rounded as
+   *  the rollout places it, then capped by the request's maxBid. */
+  private fill(a: Active, out: Decision[], i: number, level: number, creative: number, refValue: number, cap: number | undefined): Decision {
+    let bid = a.levels[level] * refValue;
+    if (bid > a.bidMax) bid = a.bidMax;
+    bid = Math.fround(bid);
+    if (cap !== undefined && bid > cap) bid = cap;
+    const d = out[i] ?? (out[i] = { bidLevel: 0, creative: 0, bid: 0, multiplier: 0, value: 0, logProb: 0 });
+    d.bidLevel = level;
+    d.creative = creative;
+    d.bid = bid;
+    d.multiplier = a.levels[level];
+    return d;
   }
 }

@@ -84,6 +84,40 @@ describe("WASM policy forward pass", () => {
     });
   }
 
+  it("decideGreedy takes each head's argmax of the forward pass, with its log-softmax and the value head", () => {
+    const spec = defaultPolicySpec(config.campaign.creatives.length, { hidden: [64, 64] });
+    const canonical = randomCanonical(spec, "greedy");
+    const n = 301;
+    const obs = observations(n, "obs-greedy");
+    const policy = new WorldRunner(config, spec, 1).policy;
+    policy.setWeights(canonical, 1);
+    const y = policy.forward(obs);
+    const out = policy.decideGreedy(obs, n, new Float32Array(n * 4));
+    const w = outputWidth(spec);
+    const nBid = spec.bidLevels.length;
+    const nCr = spec.numCreatives;
+    // f64 argmax (first of equal maxima) and log-softmax of one head
+    const head = (at: number, k: number): [number, number] => {
+      let arg = 0;
+      for (let i = 1; i < k; i++) if (y[at + i] > y[at + arg]) arg = i;
+      let sum = 0;
+      for (let i = 0; i < k; i++) sum += Math.exp(y[at + i] - y[at + arg]);
+      return [arg, -Math.log(sum)];
+    };
+    const levels = new Set<number>();
+    for (let r = 0; r < n; r++) {
+      const [b, lb] = head(r * w, nBid);
+      const [c, lc] = head(r * w + nBid, nCr);
+      levels.add(b);
+      expect([out[r * 4], out[r * 4 + 1]]).toEqual([b, c]);
+      expect(Math.abs(out[r * 4 + 2] - (lb + lc))).toBeLessThan(1e-5 * Math.max(1, Math.abs(lb + lc)));
+      expect(out[r * 4 + 3]).toBe(y[r * w + nBid + nCr]);
+    }
+    // the observations reach several bid levels, so a wrong row or head offset would show
+    expect(levels.size).toBeGreaterThan(2);
+    expect(() => policy.decideGreedy(obs, n, new Float32Array(n * 4 - 1))).toThrow(/n x 4/);
+  });
+
   it("rejects weights of the wrong length, non-finite weights and a zero std", () => {
     const spec = defaultPolicySpec(config.campaign.creatives.length);
     const policy = new WorldRunner(config, spec, 1).policy;

@@ -10,7 +10,7 @@ import {
 } from "./mem";
 import { buildTables } from "./tables";
 export { resetWorld, stepWorlds, checkWorld, reemitWorld, applySettings, worldPtr, rolloutWorld, clearStalled } from "./world";
-export { policyLevelsPtr, policyOutputWidth, policyLoad, policyForward } from "./policy";
+export { policyLevelsPtr, policyOutputWidth, policyLoad, policyForward, policyDecideGreedy } from "./policy";
 export { expReserve, expClear, expColumnPtr, expLatePtr } from "./experience";
 import { ROWS, LATE_N } from "./experience";
 import { policySetup as setupPolicy, CANON, CANON_LEN } from "./policy";

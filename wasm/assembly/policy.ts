@@ -543,6 +543,21 @@ export function act(obs: usize, greedy: bool, copy: usize = 0): void {
   actValue = <f64>load<f32>(OUT + (<usize>(nBid + nCr) << 2));
 }
 
+/** Greedy decisions of n observations (f32 [n x OBS_DIM]) into out (f32 [n x 4]: bid level,
+ *  creative, joint log-probability, value), each head's argmax exactly as act(greedy) takes it in
+ *  rollouts: the serving path's batch in one call, instead of the raw outputs and an argmax and
+ *  log-sum-exp per head in JS. */
+export function policyDecideGreedy(n: i32, obs: usize, out: usize): void {
+  for (let r = 0; r < n; r++) {
+    act(obs + <usize>r * OBS_DIM * 4, true);
+    const o = out + (<usize>r << 4);
+    store<f32>(o, <f32>actBid);
+    store<f32>(o, <f32>actCreative, 4);
+    store<f32>(o, <f32>actLogp, 8);
+    store<f32>(o, <f32>actValue, 12);
+  }
+}
+
 @inline export function bidLevel(a: i32): f64 {
   return <f64>load<f32>(LEVELS + (<usize>a << 2));
 }
