@@ -149,12 +149,13 @@ export class PolicyServer implements PolicyProvider {
   }
 
   /**
-   * Decides n opportunities: obs (n x OBS_DIM), reference values (dollars) and caps; writes into
+   * Decides n opportunities: obs (n rows of OBS_DIM, or one float32 block of n x OBS_DIM), reference
+   * values (dollars) and caps (undefined or NaN: none); writes into
    * `out` (n decisions). Greedy takes each head's argmax; sampling draws from the softmax with
    * `rng` (the server's stream when not given).
    */
   decide(
-    obs: ArrayLike<number>[], refValue: ArrayLike<number>, maxBid: ArrayLike<number | undefined>, n: number,
+    obs: ArrayLike<number>[] | Float32Array, refValue: ArrayLike<number>, maxBid: ArrayLike<number | undefined>, n: number,
     sample: boolean, out: Decision[], rng: () => number = this.rng,
   ): ServedPolicy {
     const a = this.active;
@@ -163,10 +164,15 @@ export class PolicyServer implements PolicyProvider {
     const need = n * a.width;
     if (this.outBuf.length < need) this.outBuf = new Float32Array(need * 2);
     const ob = this.obsBuf;
-    for (let i = 0; i < n; i++) {
-      const row = obs[i];
-      const at = i * OBS_DIM;
-      for (let j = 0; j < OBS_DIM; j++) ob[at + j] = row[j];
+    if (obs instanceof Float32Array) {
+      if (obs.length !== n * OBS_DIM) throw new RangeError(`obs must hold n x ${OBS_DIM} values, got ${obs.length}`);
+      ob.set(obs);
+    } else {
+      for (let i = 0; i < n; i++) {
+        const row = obs[i];
+        const at = i * OBS_DIM;
+        for (let j = 0; j < OBS_DIM; j++) ob[at + j] = row[j];
+      }
     }
     if (!sample) {
       // greedy (the default): argmaxes, log-probability and value in one WASM call, as rollouts act

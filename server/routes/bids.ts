@@ -16,6 +16,7 @@ import { OBS_DIM } from "../../wasm/layout.js";
 import type { DecisionRecord, ServedPolicy } from "../contracts.js";
 import { ErrorBody, HttpError } from "../errors.js";
 import { type Decision, PolicyServer, RUN_NAME_PATTERN } from "../policy_server.js";
+import { ARROW_STREAM, ArrowBatch, parseArrowBatch } from "./arrow_batch.js";
 
 export interface BidRoutesOptions {
   policy: PolicyServer;
@@ -84,6 +85,15 @@ export const BidsRequest = (maxBatch: number) => Type.Object({
   sample: Type.Optional(Type.Boolean()),
   seed: Type.Optional(Seed),
 }, { additionalProperties: false });
+
+/** The query string of POST /v1/bids: the batch's fields for an Arrow body (whose body is columns
+ *  only); a JSON body carries them itself and takes no query string. */
+export const BidsQuery = Type.Object({
+  campaignId: Type.Optional(CampaignId),
+  sample: Type.Optional(Type.Union([Type.Literal("true"), Type.Literal("false")], { description: "Arrow bodies: sample from the softmax (default false)" })),
+  seed: Type.Optional(Type.String({ pattern: "^[0-9]{1,10}$", description: "Arrow bodies: seed of the sampling stream, 0..4294967295" })),
+}, { additionalProperties: false });
+type BidsQuery = Static<typeof BidsQuery>;
 
 export const BidsResponse = Type.Object({
   status: Status,
@@ -198,43 +208,81 @@ export const bidRoutes: FastifyPluginAsyncTypebox<BidRoutesOptions> = async (app
     };
   });
 
+  // Arrow IPC stream bodies (server/routes/arrow_batch.ts): parsed and checked here, so the JSON
+  // schema below applies to JSON bodies only
+  app.addContentTypeParser(ARROW_STREAM, { parseAs: "buffer", bodyLimit: opts.bidsBodyLimit }, (_req, body, done) => {
+    try {
+      done(null, parseArrowBatch(body as Buffer, opts.maxBatch));
+    } catch (e) {
+      done(e as Error, undefined);
+    }
+  });
+  type BatchBody = Static<ReturnType<typeof BidsRequest>>;
+  const bidsRequest = BidsRequest(opts.maxBatch);
   app.post("/v1/bids", {
     bodyLimit: opts.bidsBodyLimit,
     schema: {
       tags: ["bids"],
       summary: "Bid on a batch of one campaign's opportunities (one forward pass)",
-      body: BidsRequest(opts.maxBatch),
-      response: { 200: BidsResponse, 400: ErrorBody, 413: ErrorBody, 503: ErrorBody },
+      description: `A JSON body, or an Arrow IPC stream (content-type ${ARROW_STREAM}) with columns obs (FixedSizeList<Float32>[${OBS_DIM}]), refValue and optional maxBid, and campaignId, sample and seed in the query string`,
+      querystring: BidsQuery,
+      body: { content: { "application/json": { schema: bidsRequest }, [ARROW_STREAM]: { schema: Type.Any({ description: "Arrow IPC stream (checked by the server's Arrow parser)" }) } } },
+      response: { 200: BidsResponse, 400: ErrorBody, 413: ErrorBody, 415: ErrorBody, 503: ErrorBody },
     },
   }, async (req, reply) => {
-    const b = req.body;
-    const deterministic = b.sample !== true;
-    const gate = ctx.gate.status(b.campaignId);
+    const body = req.body as BatchBody | ArrowBatch;
+    const q = req.query as BidsQuery;
+    let campaignId: string;
+    let sample: boolean;
+    let seed: number | undefined;
+    let n: number;
+    let obs: ArrayLike<number>[] | Float32Array;
+    let refValues: ArrayLike<number>;
+    let maxBids: ArrayLike<number | undefined>;
+    if (body instanceof ArrowBatch) {
+      if (q.campaignId === undefined) throw new HttpError(400, "invalid_request", "querystring.campaignId is required with an Arrow body", "querystring.campaignId");
+      campaignId = q.campaignId;
+      sample = q.sample === "true";
+      seed = q.seed === undefined ? undefined : Number(q.seed);
+      if (seed !== undefined && seed > 4294967295) throw new HttpError(400, "invalid_request", `querystring.seed must be an integer in [0, 4294967295], got ${q.seed}`, "querystring.seed");
+      ({ n, obs, refValue: refValues, maxBid: maxBids } = body); // maxBid NaN: no cap (no bid is > NaN)
+    } else {
+      const extra = Object.keys(q)[0];
+      if (extra !== undefined) throw new HttpError(400, "invalid_request", `querystring.${extra} is for Arrow bodies only; a JSON body carries it in the body`, `querystring.${extra}`);
+      const ops = body.opportunities;
+      campaignId = body.campaignId;
+      sample = body.sample === true;
+      seed = body.seed;
+      n = ops.length;
+      obs = ops.map((o) => o.obs);
+      refValues = ops.map((o) => o.refValue);
+      maxBids = ops.map((o) => o.maxBid);
+    }
+    const deterministic = !sample;
+    const gate = ctx.gate.status(campaignId);
     const version = policy.current()?.version ?? 0;
     if (gate.state === "halted") {
-      counted.halted.inc(b.opportunities.length);
-      return { status: "halted" as const, campaignId: b.campaignId, policyVersion: version, deterministic, reason: gate.reason, bids: [] };
+      counted.halted.inc(n);
+      return { status: "halted" as const, campaignId, policyVersion: version, deterministic, reason: gate.reason, bids: [] };
     }
-    const ops = b.opportunities;
-    const n = ops.length;
-    const rng = b.sample === true && b.seed !== undefined ? seedrandom.alea(`bids/${b.seed}`) : undefined;
-    const served = policy.decide(ops.map((o) => o.obs), ops.map((o) => o.refValue), ops.map((o) => o.maxBid), n, b.sample === true, decisions, rng);
+    const rng = sample && seed !== undefined ? seedrandom.alea(`bids/${seed}`) : undefined;
+    const served = policy.decide(obs, refValues, maxBids, n, sample, decisions, rng);
     const lateBy = late(reply.elapsedTime);
     if (lateBy !== undefined) {
       counted.fallback.inc(n);
-      const bids = ops.map(() => ({ bidId: "", bid: fallbackBid, bidLevel: -1, multiplier: 0, creative: -1, value: 0 }));
-      return { status: "fallback" as const, campaignId: b.campaignId, policyVersion: served.version, deterministic, reason: lateBy, bids };
+      const bids = Array.from({ length: n }, () => ({ bidId: "", bid: fallbackBid, bidLevel: -1, multiplier: 0, creative: -1, value: 0 }));
+      return { status: "fallback" as const, campaignId, policyVersion: served.version, deterministic, reason: lateBy, bids };
     }
     const now = Date.now();
     const bids = new Array(n);
     for (let i = 0; i < n; i++) {
       const d = decisions[i];
       const bidId = newBidId();
-      logDecision(b.campaignId, bidId, i, ops[i].refValue, d, served, now, !deterministic);
+      logDecision(campaignId, bidId, i, refValues[i], d, served, now, sample);
       bids[i] = { bidId, bid: d.bid, bidLevel: d.bidLevel, multiplier: d.multiplier, creative: d.creative, value: d.value };
     }
     counted.bid.inc(n);
-    return { status: "bid" as const, campaignId: b.campaignId, policyVersion: served.version, deterministic, bids };
+    return { status: "bid" as const, campaignId, policyVersion: served.version, deterministic, bids };
   });
 
   app.get("/v1/policy", {
