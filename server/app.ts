@@ -96,7 +96,7 @@ declare module "fastify" {
 }
 
 const ALWAYS_ACTIVE: CampaignGate = { status: () => ({ state: "active" }) };
-const NO_SINK = { record(): void {} };
+const NO_SINK = { record(): void {}, recordBatch(): void {} };
 /** Routes anyone may call when API keys are set (probes and the API description). */
 const PUBLIC = /^\/(healthz|readyz|docs)(\/|$|\?)/;
 

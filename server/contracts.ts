@@ -56,9 +56,26 @@ export interface DecisionRecord {
   sampled: boolean;
 }
 
+/** A batch's decisions, made together: one campaign, one policy, one time. Row i saw
+ *  obs[i * OBS_DIM .. (i + 1) * OBS_DIM) and was answered decisions[i] under id bidIds[i]. */
+export interface DecisionBatch {
+  n: number;
+  bidIds: readonly string[];
+  campaignId: string;
+  atMs: number;
+  obs: Float32Array;
+  refValue: ArrayLike<number>;
+  decisions: readonly Pick<DecisionRecord, "bidLevel" | "multiplier" | "creative" | "bid" | "logProb" | "value">[];
+  policyVersion: number;
+  policyRun: string;
+  sampled: boolean;
+}
+
 export interface DecisionSink {
   /** copies what it keeps: the caller may reuse `d` and its obs buffer as soon as it returns */
   record(d: DecisionRecord): void;
+  /** the same for a batch (one block copy of the observations instead of one per row) */
+  recordBatch(b: DecisionBatch): void;
 }
 
 /** Prometheus metrics shared by the routes; one Registry per app (tests build many apps). */

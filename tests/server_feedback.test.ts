@@ -238,6 +238,41 @@ describe("decision log", () => {
     await app.close();
   });
 
+  it("recordBatch logs the same rows as record() one at a time, across buffer boundaries", async () => {
+    const n = 10;
+    const obs = Float32Array.from({ length: n * L.OBS_DIM }, (_, k) => k / 7);
+    const decisions = Array.from({ length: n }, (_, i) => ({ bidLevel: i % 5, multiplier: 1 + i / 8, creative: i % 3, bid: i / 4, logProb: -i / 3, value: i / 8 }));
+    const refValue = Float64Array.from({ length: n }, (_, i) => 0.25 + i);
+    const bidIds = Array.from({ length: n }, (_, i) => `b-${i}`);
+    const read = async (write: (log: DecisionLog) => void, name: string) => {
+      const dir = scratch.next(name);
+      const log = new DecisionLog(dir, { flushRows: 4, flushMs: 3_600_000 });
+      write(log);
+      await log.flush();
+      expect(log.snapshot().recorded).toBe(n);
+      await log.close();
+      return listSegments(dir, "decisions").live.flatMap((seg) => {
+        const t = tableFromIPC(readFileSync(seg.path));
+        return Array.from({ length: t.numRows }, (_, k) => Object.fromEntries(t.schema.fields.map((f) => {
+          const v = t.getChild(f.name)!.get(k);
+          return [f.name, f.name === "obs" ? Array.from(v as ArrayLike<number>) : v];
+        })));
+      });
+    };
+    const common = { campaignId: "c", atMs: 1_700_000_000_000, policyVersion: 3, policyRun: "run", sampled: true };
+    const batched = await read((log) => {
+      log.recordBatch({ n: 3, bidIds: bidIds.slice(0, 3), obs: obs.subarray(0, 3 * L.OBS_DIM), refValue: refValue.subarray(0, 3), decisions: decisions.slice(0, 3), ...common });
+      log.recordBatch({ n: 7, bidIds: bidIds.slice(3), obs: obs.subarray(3 * L.OBS_DIM), refValue: refValue.subarray(3), decisions: decisions.slice(3), ...common });
+    }, "decisions-batch");
+    const single = await read((log) => {
+      for (let i = 0; i < n; i++) log.record({ bidId: bidIds[i], obs, obsAt: i * L.OBS_DIM, refValue: refValue[i], ...decisions[i], ...common });
+    }, "decisions-single");
+    expect(batched).toHaveLength(n);
+    expect(batched).toEqual(single);
+    expect(batched.map((r) => r.bid_id)).toEqual(bidIds);
+    expect((batched[9].obs as number[])[0]).toBe(Math.fround((9 * L.OBS_DIM) / 7));
+  });
+
   it("the writer thread keeps rows in order across segments, keeps non-ASCII strings, and retries a failed write", async () => {
     const dir = scratch.next("decisions-direct");
     const errors: string[] = [];

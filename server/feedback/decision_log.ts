@@ -13,7 +13,7 @@
 // A writer thread that dies takes the buffer it held with it: those rows are counted as dropped
 // and reported, and the next write starts a new thread.
 import { OBS_DIM } from "../../wasm/layout.js";
-import type { DecisionRecord, DecisionSink } from "../contracts.js";
+import type { DecisionBatch, DecisionRecord, DecisionSink } from "../contracts.js";
 import { Worker } from "node:worker_threads";
 import { compiledWorkerFile } from "../../engine/rollout_engine.js";
 import { DECISION_PREFIX, DecisionColumns, numberBuffers } from "./format.js";
@@ -162,6 +162,46 @@ export class DecisionLog implements DecisionSink {
     if (c.n === this.flushRows) {
       this.rotate();
       void this.drain();
+    }
+  }
+
+  recordBatch(b: DecisionBatch): void {
+    if (this.closed) {
+      this.stats.dropped += b.n;
+      this.hooks.onRows?.("dropped", b.n);
+      return;
+    }
+    const sampled = b.sampled ? 1 : 0;
+    let i = 0;
+    while (i < b.n) {
+      // as many rows as fit in the current buffer, the observations as one block
+      const c = this.cur;
+      const k = Math.min(b.n - i, this.flushRows - c.n);
+      c.obs.set(b.obs.subarray(i * OBS_DIM, (i + k) * OBS_DIM), c.n * OBS_DIM);
+      for (let r = 0; r < k; r++) {
+        const at = c.n + r;
+        const d = b.decisions[i + r];
+        c.bidId[at] = b.bidIds[i + r];
+        c.campaignId[at] = b.campaignId;
+        c.run[at] = b.policyRun;
+        c.atMs[at] = b.atMs;
+        c.refValue[at] = b.refValue[i + r];
+        c.bidLevel[at] = d.bidLevel;
+        c.creative[at] = d.creative;
+        c.multiplier[at] = d.multiplier;
+        c.bid[at] = d.bid;
+        c.logp[at] = d.logProb;
+        c.value[at] = d.value;
+        c.version[at] = b.policyVersion;
+        c.sampled[at] = sampled;
+      }
+      c.n += k;
+      i += k;
+      this.stats.recorded += k;
+      if (c.n === this.flushRows) {
+        this.rotate();
+        void this.drain();
+      }
     }
   }
 

@@ -273,14 +273,17 @@ export const bidRoutes: FastifyPluginAsyncTypebox<BidRoutesOptions> = async (app
       const bids = Array.from({ length: n }, () => ({ bidId: "", bid: fallbackBid, bidLevel: -1, multiplier: 0, creative: -1, value: 0 }));
       return { status: "fallback" as const, campaignId, policyVersion: served.version, deterministic, reason: lateBy, bids };
     }
-    const now = Date.now();
     const bids = new Array(n);
+    const bidIds = new Array<string>(n);
     for (let i = 0; i < n; i++) {
       const d = decisions[i];
-      const bidId = newBidId();
-      logDecision(campaignId, bidId, i, refValues[i], d, served, now, sample);
+      const bidId = (bidIds[i] = newBidId());
       bids[i] = { bidId, bid: d.bid, bidLevel: d.bidLevel, multiplier: d.multiplier, creative: d.creative, value: d.value };
     }
+    ctx.decisions.recordBatch({
+      n, bidIds, campaignId, atMs: Date.now(), obs: policy.lastObs(), refValue: refValues, decisions,
+      policyVersion: served.version, policyRun: served.run, sampled: sample,
+    });
     counted.bid.inc(n);
     return { status: "bid" as const, campaignId, policyVersion: served.version, deterministic, bids };
   });
