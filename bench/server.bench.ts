@@ -14,6 +14,10 @@
 //   server.bids.policy_bids_per_s  decisions per second answered with the policy's bid (not the fallback)
 //   server.bids.per_core_bids_per_s  decisions per second of the server process's CPU (all threads)
 //   server.bids.main_cpu_ms_per_batch  main-thread CPU per 1,024-opportunity request
+//   server.bids.arrow.*           the same 1,024-opportunity batch as an Arrow IPC stream body (POST
+//                                 /v1/bids?campaignId=..., columns obs and refValue): bids_per_s,
+//                                 policy_bids_per_s, fallback_share, main_cpu_ms_per_batch, per_core_bids_per_s
+//   server.bids.request_bytes, server.bids.arrow.request_bytes  the two bodies' sizes
 //   server.bid.p99_under_sim_ms   single-bid p99 at 5,000 req/s while a 100-world what-if simulation
 //                                 runs in the server's simulation pool
 //   server.bid.p99_under_sim_ratio  that p99 ÷ the idle p99 (target < 2)
@@ -28,6 +32,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join, resolve } from "node:path";
+import { Field, FixedSizeList, Float32, Table, makeData, makeVector, tableToIPC, vectorFromArray } from "apache-arrow";
 import autocannon from "autocannon";
 import { resolveConfig } from "../env/config.js";
 import { defaultPolicySpec } from "../agents/policy/spec.js";
@@ -175,6 +180,31 @@ export async function benchServer(opts: SuiteOptions): Promise<Record<string, nu
     out["server.bids.bids_per_s"] = (b["2xx"] * batch) / seconds;
     out["server.bids.per_core_bids_per_s"] = (b["2xx"] * batch) / (cpuSeconds(child.pid!) - cpuB0);
     out["server.bids.p99_ms"] = b.latency.p99;
+
+    // the same batch as an Arrow IPC stream body (server/routes/arrow_batch.ts)
+    const obs = Float32Array.from({ length: batch * OBS_DIM }, (_, k) => sampleObs(Math.floor(k / OBS_DIM))[k % OBS_DIM]);
+    const obsData = makeData({
+      type: new FixedSizeList(OBS_DIM, new Field("item", new Float32(), false)), length: batch, nullCount: 0,
+      child: makeData({ type: new Float32(), length: obs.length, data: obs }),
+    });
+    const arrowBody = Buffer.from(tableToIPC(new Table({
+      obs: makeVector(obsData), refValue: vectorFromArray(Float64Array.from({ length: batch }, (_, i) => 0.5 + (i % 7) / 10)),
+    }), "stream"));
+    const cpuA0 = cpuSeconds(child.pid!);
+    const mainA0 = mainThreadSeconds(child.pid!);
+    const countsA0 = await bidCounts(url);
+    const a = await cannon({ url: `${url}/v1/bids?campaignId=bench`, method: "POST", headers: { "content-type": "application/vnd.apache.arrow.stream" }, body: arrowBody, connections: 4, duration: seconds });
+    const countsA = await bidCounts(url);
+    if (a.non2xx > 0 && a["2xx"] === 0) throw new Error(`server bench: every Arrow batch was refused (${JSON.stringify(a.statusCodeStats)})`);
+    const arrowPolicy = countsA.bid - countsA0.bid;
+    const arrowFallback = countsA.fallback - countsA0.fallback;
+    out["server.bids.arrow.bids_per_s"] = (a["2xx"] * batch) / seconds;
+    out["server.bids.arrow.policy_bids_per_s"] = arrowPolicy / seconds;
+    out["server.bids.arrow.fallback_share"] = arrowFallback / Math.max(1, arrowPolicy + arrowFallback);
+    out["server.bids.arrow.main_cpu_ms_per_batch"] = ((mainThreadSeconds(child.pid!) - mainA0) * 1e3) / Math.max(1, a["2xx"] + a.non2xx);
+    out["server.bids.arrow.per_core_bids_per_s"] = (a["2xx"] * batch) / (cpuSeconds(child.pid!) - cpuA0);
+    out["server.bids.arrow.request_bytes"] = arrowBody.length;
+    out["server.bids.request_bytes"] = Buffer.byteLength(bids);
 
     // bid p99 at the same fixed rate while a 100-world what-if simulation runs in the server's pool
     // (after the saturating batch run the server sheds load until its event loop has recovered:
