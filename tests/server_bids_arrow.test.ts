@@ -15,6 +15,8 @@ import { resolveConfig } from "../env/config.js";
 import { OBS_HIGH, OBS_LOW } from "../env/features.js";
 import { type App, buildApp } from "../server/app.js";
 import type { DecisionLog } from "../server/feedback/decision_log.js";
+import { HttpError } from "../server/errors.js";
+import { ArrowBatch, parseArrowBatch } from "../server/routes/arrow_batch.js";
 import { writePolicyRun } from "../trainer/policy_run.js";
 import { OBS_DIM } from "../wasm/layout.js";
 import { randomPolicy } from "./helpers/policy.js";
@@ -156,6 +158,32 @@ describe("POST /v1/bids with an Arrow body", () => {
     const r = await app.inject({ method: "POST", url: "/v1/bids?campaignId=x", headers: { "content-type": "application/json" }, payload: { campaignId: "c", opportunities: [{ obs: rowsOf(obs3)[0], refValue: 1 }] } });
     expect(r.statusCode).toBe(400);
     expect(r.json().field).toBe("querystring.campaignId");
+  });
+
+  it("every single-byte corruption of a stream is a batch or a 400, with the heap bounded", () => {
+    // one flipped byte in the schema can declare a field with 1.6 billion children, for which
+    // apache-arrow would build an object each: the parser's prescan refuses such counts first
+    const valid = arrowBody(observations(4, "flip"), [1, 2, 3, 4], [1, null, 2, null]);
+    const heap0 = process.memoryUsage().heapUsed;
+    const outcomes = new Map<string, number>();
+    for (let k = 0; k < valid.length; k++) {
+      for (const v of [0x00, 0x0e, 0x7f, 0x80, 0xff]) {
+        if (valid[k] === v) continue;
+        const c = Buffer.from(valid);
+        c[k] = v;
+        let outcome: string;
+        try {
+          outcome = parseArrowBatch(c, 64) instanceof ArrowBatch ? "batch" : "other";
+        } catch (e) {
+          outcome = e instanceof HttpError && e.statusCode === 400 ? e.code : `thrown: ${(e as Error).message}`;
+        }
+        outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+      }
+    }
+    expect([...outcomes.keys()].sort()).toEqual(["batch", "invalid_arrow", "invalid_request"]);
+    expect(process.memoryUsage().heapUsed - heap0).toBeLessThan(256 * 1024 * 1024);
+    // the corruption that exhausted the heap before the prescan: a field's children count
+    expect(outcomes.get("invalid_arrow")).toBeGreaterThan(100);
   });
 
   it("answers random bytes and cut-short streams with a 4xx, never a 5xx (fast-check)", async () => {

@@ -11,6 +11,12 @@
 //   maxBid    optional, Float32 or Float64, in [0, 1e6]; null = no cap for that row
 // campaignId, sample and seed travel in the query string (the body is data only).
 import { DataType, type Data, Precision, type Table, tableFromIPC } from "apache-arrow";
+import { Message } from "apache-arrow/fb/message";
+import { MessageHeader } from "apache-arrow/fb/message-header";
+import { RecordBatch as FbRecordBatch } from "apache-arrow/fb/record-batch";
+import { Schema as FbSchema } from "apache-arrow/fb/schema";
+import type { Field as FbField } from "apache-arrow/fb/field";
+import { ByteBuffer } from "flatbuffers";
 import { FEATURES } from "../../env/features.js";
 import { OBS_DIM } from "../../wasm/layout.js";
 import { HttpError } from "../errors.js";
@@ -63,8 +69,96 @@ function dollars(col: Float64Array, field: string, nullable: boolean): void {
   }
 }
 
+const invalid = (why: string): HttpError => new HttpError(400, "invalid_arrow", `the body is not an Arrow IPC stream this route takes: ${why}`);
+
+// Bounds on what a batch's stream may declare. apache-arrow builds an object for every field,
+// child, metadata entry, node and buffer a message declares, before anything checks them: a
+// corrupted count (one flipped byte can make a field claim 1.6 billion children) would exhaust the
+// heap. So the messages' counts are read first, lazily from the flatbuffers (no allocation), and a
+// stream that declares more than this route's schema could need is refused.
+const MAX_FIELDS = 8;
+const MAX_CHILDREN = 2;
+const MAX_DEPTH = 3;
+const MAX_METADATA = 64;
+const MAX_NODES = 16;
+const MAX_BUFFERS = 48;
+const MAX_LIST_SIZE = 4096;
+
+function checkField(f: FbField, depth: number): void {
+  if (f.customMetadataLength() > MAX_METADATA) throw invalid(`a field declares ${f.customMetadataLength()} metadata entries`);
+  const children = f.childrenLength();
+  if (children > MAX_CHILDREN || (children > 0 && depth >= MAX_DEPTH)) throw invalid(`a field declares ${children} children`);
+  for (let i = 0; i < children; i++) {
+    const c = f.children(i);
+    if (c === null) throw invalid("a field's child is missing");
+    checkField(c, depth + 1);
+  }
+}
+
+/** Walks the stream's message headers and refuses counts past the bounds above, dictionary and
+ *  compressed batches, and rows past maxBatch, before apache-arrow reads it. */
+export function prescanArrowStream(bytes: Uint8Array, maxBatch: number): void {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let at = 0;
+  let rows = 0;
+  let messages = 0;
+  while (at + 4 <= bytes.length) {
+    let len = view.getInt32(at, true);
+    at += 4;
+    if (len === -1) {
+      // continuation marker, then the metadata length
+      if (at + 4 > bytes.length) throw invalid("the stream ends inside a message prefix");
+      len = view.getInt32(at, true);
+      at += 4;
+    }
+    if (len === 0) return; // end-of-stream marker
+    if (len < 0 || at + len > bytes.length) throw invalid(`a message declares ${len} bytes of metadata; ${bytes.length - at} are left`);
+    if (++messages > 4096) throw invalid("more than 4096 messages");
+    const m = Message.getRootAsMessage(new ByteBuffer(bytes.subarray(at, at + len)));
+    const body = Number(m.bodyLength());
+    at += len;
+    if (!(body >= 0 && at + body <= bytes.length)) throw invalid(`a message declares a body of ${body} bytes; ${bytes.length - at} are left`);
+    const kind = m.headerType();
+    if (kind === MessageHeader.Schema) {
+      const s = m.header(new FbSchema()) as FbSchema | null;
+      if (s === null) throw invalid("the schema message has no schema");
+      const n = s.fieldsLength();
+      if (n > MAX_FIELDS) throw invalid(`the schema declares ${n} columns`);
+      if (s.customMetadataLength() > MAX_METADATA || s.featuresLength() > MAX_METADATA) throw invalid("the schema declares too many metadata entries");
+      for (let i = 0; i < n; i++) {
+        const f = s.fields(i);
+        if (f === null) throw invalid("a column of the schema is missing");
+        checkField(f, 1);
+      }
+    } else if (kind === MessageHeader.RecordBatch) {
+      const b = m.header(new FbRecordBatch()) as FbRecordBatch | null;
+      if (b === null) throw invalid("a record batch message has no header");
+      if (b.compression() !== null) throw invalid("compressed record batches are not accepted");
+      if (b.nodesLength() > MAX_NODES || b.buffersLength() > MAX_BUFFERS || b.variadicBufferCountsLength() > MAX_BUFFERS) {
+        throw invalid(`a record batch declares ${b.nodesLength()} nodes and ${b.buffersLength()} buffers`);
+      }
+      const length = Number(b.length());
+      rows += length;
+      if (!(length >= 0) || rows > maxBatch) throw bad("body", `must hold 1 to ${maxBatch} rows, got ${rows} or more`);
+      for (let i = 0; i < b.nodesLength(); i++) {
+        // a column holds `length` values, a list's child up to MAX_LIST_SIZE times that
+        const node = b.nodes(i);
+        const nodeLength = node === null ? -1 : Number(node.length());
+        if (node === null || !(nodeLength >= 0 && nodeLength <= length * MAX_LIST_SIZE) || !(Number(node.nullCount()) <= nodeLength)) {
+          throw invalid(`a record batch of ${length} rows declares a column of ${nodeLength} values`);
+        }
+      }
+    } else {
+      throw invalid(`message type ${kind} is not accepted (schema and record batches only: no dictionaries)`);
+    }
+    at += body;
+  }
+  if (messages === 0) throw invalid("no messages");
+}
+
 /** Parses and checks an Arrow IPC stream body; throws a 400 HttpError naming the field. */
 export function parseArrowBatch(bytes: Uint8Array, maxBatch: number): ArrowBatch {
+  prescanArrowStream(bytes, maxBatch);
   let table: Table;
   try {
     table = tableFromIPC(bytes);
