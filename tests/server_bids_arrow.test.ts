@@ -19,6 +19,7 @@ import { HttpError } from "../server/errors.js";
 import { ArrowBatch, parseArrowBatch } from "../server/routes/arrow_batch.js";
 import { writePolicyRun } from "../trainer/policy_run.js";
 import { OBS_DIM } from "../wasm/layout.js";
+import { checkArrowTable } from "../server/routes/arrow_batch.js";
 import { randomPolicy } from "./helpers/policy.js";
 
 const ARROW = "application/vnd.apache.arrow.stream";
@@ -216,4 +217,26 @@ describe("POST /v1/bids with an Arrow body", () => {
     );
     expect(seen.get(400) ?? 0).toBeGreaterThan(100);
   }, 120_000);
+});
+
+describe("checkArrowTable", () => {
+  it("reads sliced chunks (offset > 0) as their own rows, nulls included", () => {
+    const n = 10;
+    const obs = observations(n, "slices");
+    const refValue = Array.from({ length: n }, (_, i) => 1 + i);
+    const maxBid = Array.from({ length: n }, (_, i) => (i % 3 === 0 ? null : 0.5 + i));
+    const whole = new Table({ obs: obsVector(obs), refValue: vectorFromArray(Float64Array.from(refValue)), maxBid: vectorFromArray(maxBid, new Float64()) });
+    const sliced = new Table([whole.slice(2, 5), whole.slice(5, 9)].flatMap((t) => t.batches));
+    expect(sliced.getChild("refValue")!.data.map((d) => d.offset)).toEqual([2, 5]); // the chunks really are offset
+    const b = checkArrowTable(sliced, 64);
+    expect(b.n).toBe(7);
+    expect(Array.from(b.obs)).toEqual(Array.from(obs.subarray(2 * OBS_DIM, 9 * OBS_DIM)));
+    expect(Array.from(b.refValue)).toEqual(refValue.slice(2, 9));
+    expect(Array.from(b.maxBid)).toEqual(maxBid.slice(2, 9).map((v) => v ?? Number.NaN));
+    // a bad value in a slice is named by its row in the batch (row 3 = whole row 5)
+    const badObs = obs.slice();
+    badObs[5 * OBS_DIM + 1] = Number.NaN;
+    const bad = new Table({ obs: obsVector(badObs), refValue: vectorFromArray(Float64Array.from(refValue)) });
+    expect(() => checkArrowTable(new Table([bad.slice(2, 9)].flatMap((t) => t.batches)), 64)).toThrow(/body\.obs\[3\]\[1\]/);
+  });
 });

@@ -53,8 +53,8 @@ function floats(chunks: readonly Data[], n: number): Float64Array {
   const out = new Float64Array(n);
   let at = 0;
   for (const d of chunks) {
-    const v = d.values as Float32Array | Float64Array;
-    for (let i = 0; i < d.length; i++) out[at + i] = d.nullCount > 0 && !d.getValid(i) ? Number.NaN : v[d.offset + i];
+    const v = d.values as Float32Array | Float64Array; // starts at the chunk's row 0 (a slice's values are cut too)
+    for (let i = 0; i < d.length; i++) out[at + i] = d.nullCount > 0 && !d.getValid(i) ? Number.NaN : v[i];
     at += d.length;
   }
   return out;
@@ -165,6 +165,13 @@ export function parseArrowBatch(bytes: Uint8Array, maxBatch: number): ArrowBatch
   } catch (e) {
     throw new HttpError(400, "invalid_arrow", `the body is not an Arrow IPC stream: ${(e as Error)?.message ?? String(e)}`);
   }
+  return checkArrowTable(table, maxBatch);
+}
+
+/** Checks a table's columns as parseArrowBatch does. Chunks may be slices (Table.slice): apache-arrow
+ *  cuts a slice's values (and a FixedSizeList's child) to its rows and keeps `offset` for the
+ *  validity bitmap only, so values are read from index 0 and getValid takes the chunk's row. */
+export function checkArrowTable(table: Table, maxBatch: number): ArrowBatch {
   for (const f of table.schema.fields) {
     if (!COLUMNS.includes(f.name)) throw bad(`body.${f.name}`, `is not a known column (allowed: ${COLUMNS.join(", ")})`);
   }
@@ -186,11 +193,10 @@ export function parseArrowBatch(bytes: Uint8Array, maxBatch: number): ArrowBatch
     const child = d.children[0];
     if (child.nullCount > 0) {
       for (let k = 0; k < d.length * OBS_DIM; k++) {
-        if (!child.getValid(d.offset * OBS_DIM + k)) throw bad(`body.obs[${row + Math.floor(k / OBS_DIM)}][${k % OBS_DIM}]`, "is null");
+        if (!child.getValid(k)) throw bad(`body.obs[${row + Math.floor(k / OBS_DIM)}][${k % OBS_DIM}]`, "is null");
       }
     }
-    const start = child.offset + d.offset * OBS_DIM;
-    obs.set((child.values as Float32Array).subarray(start, start + d.length * OBS_DIM), row * OBS_DIM);
+    obs.set((child.values as Float32Array).subarray(0, d.length * OBS_DIM), row * OBS_DIM);
     row += d.length;
   }
   for (let i = 0, k = 0; i < n; i++) {
@@ -218,7 +224,7 @@ export function parseArrowBatch(bytes: Uint8Array, maxBatch: number): ArrowBatch
       let at = 0;
       for (const d of chunks) {
         const v = d.values as Float32Array | Float64Array;
-        for (let i = 0; i < d.length; i++) if (Number.isNaN(v[d.offset + i]) && d.getValid(i)) throw bad(`body.${name}[${at + i}]`, "must be a number in [0, 1000000] (dollars) or null, got NaN");
+        for (let i = 0; i < d.length; i++) if (Number.isNaN(v[i]) && d.getValid(i)) throw bad(`body.${name}[${at + i}]`, "must be a number in [0, 1000000] (dollars) or null, got NaN");
         at += d.length;
       }
     }
