@@ -156,6 +156,22 @@ export function prescanArrowStream(bytes: Uint8Array, maxBatch: number): void {
   if (messages === 0) throw invalid("no messages");
 }
 
+/** Index of the first feature value outside its bounds (or NaN) in rows of OBS_DIM, or -1. A small
+ *  function of its own: inside the large checking function V8 compiled this loop about five times
+ *  slower (10 ns a value against 2). */
+function firstOutOfBounds(obs: Float32Array): number {
+  const dim = OBS_DIM;
+  const low = LOW;
+  const high = HIGH;
+  for (let k = 0; k < obs.length; k += dim) {
+    for (let j = 0; j < dim; j++) {
+      const v = obs[k + j];
+      if (!(v >= low[j] && v <= high[j])) return k + j;
+    }
+  }
+  return -1;
+}
+
 /** Parses and checks an Arrow IPC stream body; throws a 400 HttpError naming the field. */
 export function parseArrowBatch(bytes: Uint8Array, maxBatch: number): ArrowBatch {
   prescanArrowStream(bytes, maxBatch);
@@ -199,13 +215,11 @@ export function checkArrowTable(table: Table, maxBatch: number): ArrowBatch {
     obs.set((child.values as Float32Array).subarray(0, d.length * OBS_DIM), row * OBS_DIM);
     row += d.length;
   }
-  for (let i = 0, k = 0; i < n; i++) {
-    for (let j = 0; j < OBS_DIM; j++, k++) {
-      const v = obs[k];
-      if (!(v >= LOW[j] && v <= HIGH[j])) {
-        throw bad(`body.obs[${i}][${j}]`, `(${FEATURES[j].name}) must be in [${LOW[j]}, ${HIGH[j]}], got ${v}`);
-      }
-    }
+  const k = firstOutOfBounds(obs);
+  if (k >= 0) {
+    const i = Math.floor(k / OBS_DIM);
+    const j = k % OBS_DIM;
+    throw bad(`body.obs[${i}][${j}]`, `(${FEATURES[j].name}) must be in [${LOW[j]}, ${HIGH[j]}], got ${obs[k]}`);
   }
 
   const numeric = (name: string, required: boolean): Float64Array | undefined => {
