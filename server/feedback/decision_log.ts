@@ -132,37 +132,11 @@ export class DecisionLog implements DecisionSink {
   }
 
   record(d: DecisionRecord): void {
-    if (this.closed) {
-      this.stats.dropped++;
-      this.hooks.onRows?.("dropped", 1);
-      return;
-    }
-    const c = this.cur;
-    const i = c.n;
-    c.bidId[i] = d.bidId;
-    c.campaignId[i] = d.campaignId;
-    c.run[i] = d.policyRun;
-    c.atMs[i] = d.atMs;
-    const src = d.obs;
     const from = d.obsAt ?? 0;
-    const to = i * OBS_DIM;
-    const dst = c.obs;
-    for (let j = 0; j < OBS_DIM; j++) dst[to + j] = src[from + j];
-    c.refValue[i] = d.refValue;
-    c.bidLevel[i] = d.bidLevel;
-    c.creative[i] = d.creative;
-    c.multiplier[i] = d.multiplier;
-    c.bid[i] = d.bid;
-    c.logp[i] = d.logProb;
-    c.value[i] = d.value;
-    c.version[i] = d.policyVersion;
-    c.sampled[i] = d.sampled ? 1 : 0;
-    c.n = i + 1;
-    this.stats.recorded++;
-    if (c.n === this.flushRows) {
-      this.rotate();
-      void this.drain();
-    }
+    this.recordBatch({
+      n: 1, bidIds: [d.bidId], campaignId: d.campaignId, atMs: d.atMs, obs: d.obs.subarray(from, from + OBS_DIM),
+      refValue: [d.refValue], decisions: [d], policyVersion: d.policyVersion, policyRun: d.policyRun, sampled: d.sampled,
+    });
   }
 
   recordBatch(b: DecisionBatch): void {
