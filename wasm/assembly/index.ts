@@ -2,7 +2,7 @@
 // wasm/loader.ts wraps them in typed-array views.
 import { PARAMS_F64, MAX_SLOTS } from "../layout";
 import { allocate } from "./auction";
-import { setParamsPtr } from "./params";
+import { PARAMS } from "./params";
 import { benchAuctionsWith } from "./benchrng";
 import {
   computeLayout, NW, WORLD_STRIDE, MEMORY_END, IO_OBS, IO_BID, IO_CREATIVE, IO_REWARD,
@@ -32,8 +32,7 @@ import { stalled } from "./world";
 /** 1 when a world went MAX_IDLE_HOURS without an auction our campaign could bid in. */
 export function isStalled(): i32 { return stalled; }
 
-const PARAMS_BASE: usize = (__heap_base + 15) & ~15;
-setParamsPtr(PARAMS_BASE);
+const PARAMS_BASE: usize = PARAMS;
 
 let scratchBase: usize = 0; // set by configure (after the worlds); before that, right after params
 let scratchCap: usize = 0;
@@ -57,7 +56,7 @@ export function paramsPtr(): usize {
 let configured = false;
 
 export function memoryEnd(): usize {
-  return configured ? heapTop() : PARAMS_BASE + (<usize>PARAMS_F64 << 3);
+  return configured ? heapTop() : (__heap_base + 15) & ~15;
 }
 
 // Reads the params block, lays out the io buffers and NW worlds, grows memory to fit.

@@ -104,7 +104,7 @@ export function computeLayout(): void {
   const nw = <usize>NW;
   const nu = <usize>NU;
 
-  cursor = align16(PARAMS + (<usize>PARAMS_F64 << 3));
+  cursor = align16(__heap_base);
   IO_OBS = take(nw * OBS_DIM * 4);
   IO_BID = take(nw * 4);
   IO_CREATIVE = take(nw * 4);
