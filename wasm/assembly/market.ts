@@ -11,11 +11,11 @@ import {
   H_P_RESERVE, H_P_BIDS, H_QUALITY, H_P_EXPF, H_P_CTR0, H_RIVALS, H_RIVAL_LEFT, RIV_STRIDE, RIVF_STRATEGY,
   RIVF_VALUE_MULT, RIVF_SHADE, RIVF_NOISE, RIVF_DAILY_BUDGET_MICROS, RIVF_DEFENSE_GAIN,
   RIVF_SEGMENT_MULT, RIVF_CHANNEL_MULT, RIVF_STAGE_MULT, RIVF_QUALITY, RIVAL_DEFENSIVE,
-  RIVAL_AGGRESSIVE, RIVAL_SHADING, RIVAL_RANDOM, P_RIVAL_BUDGET_SCALE, H_SEG_CDF, P_RIVAL_CVR,
+  RIVAL_AGGRESSIVE, RIVAL_SHADING, RIVAL_RANDOM, P_RIVAL_BUDGET_SCALE, H_SEG_CDF, H_SEG_COUNT, H_SEG_START, P_RIVAL_CVR,
   RS_ENTERED, RS_IMPRESSIONS, RS_CLICKS, RS_SPEND, RS_VALUE, RS_HV_ENTERED, RS_HV_LOSSES, RS_HV_LOST_TO_US,
   RS_BUDGET, RS_BUDGET_OUT,
 } from "../layout";
-import { NU, NR, U_NDEV, U_ATTENTION, U_OBS_SEG, OUT_OF_MARKET } from "./mem";
+import { NU, NR, U_NDEV, U_ATTENTION, U_OBS_SEG, U_STAGE, OUT_OF_MARKET, USERS, SEG_USERS, ACT_CLASS } from "./mem";
 import { prm } from "./params";
 import { uniform, below, uniformNoise, poisson } from "./rng";
 import { segParam, activity, pickChannel, creativeWear, expNeg } from "./tables";
@@ -213,32 +213,35 @@ export function ourEstimates(u: i32, ch: i32, hour: i32, trackedStage: i32): voi
 // Draws the next opportunity of this hour into the pending fields. Returns false when the hour's
 // candidates are used up.
 export function nextOpportunity(hour: i32): bool {
-  let left = hI32(H_OPPS_LEFT);
+  // the world base through a local and constant offsets (the global costs V8 a reload per use)
+  const b = wb;
+  let left = load<i32>(b, H_OPPS_LEFT);
   while (left > 0) {
     left--;
     // the first segment whose cumulative share exceeds r: as the shares never decrease, that is
     // the number of shares at or below r, counted without a branch (the scan's exit branch is a
     // coin flip for the predictor)
     const r = uniform();
-    const cdf = wb + <usize>H_SEG_CDF;
+    const cdf = b + <usize>H_SEG_CDF;
     let seg = 0;
     for (let s = 0; s < NUM_SEGMENTS - 1; s++) seg += <i32>(r >= load<f64>(cdf + (<usize>s << 3)));
-    const n = segCount(seg);
+    const n = load<i32>(b + H_SEG_COUNT + (<usize>seg << 2));
     if (n == 0) continue;
-    const u = segUser(seg, below(n));
-    if (activityClass(u) == OUT_OF_MARKET) continue; // converted or lost: out of the market until re-entry
-    const ch = pickChannel(seg, stageOf(u) != STAGE_UNAWARE, uniform());
-    const device = below(u8At(U_NDEV, u));
-    hSetI32(H_OPPS_LEFT, left);
-    hSetI32(H_P_USER, u);
-    hSetI32(H_P_CHANNEL, ch);
-    hSetI32(H_P_DEVICE, device);
-    hSetF32(H_P_RESERVE, <f32>chParam(ch, CHF_RESERVE));
+    const u = load<i32>(b + SEG_USERS + (<usize>(load<i32>(b + H_SEG_START + (<usize>seg << 2)) + below(n)) << 2));
+    if (<i32>load<u8>(b + ACT_CLASS + <usize>u) == OUT_OF_MARKET) continue; // converted or lost: out of the market until re-entry
+    const ua = b + USERS + (<usize>u << 6);
+    const ch = pickChannel(seg, <i32>load<u8>(ua, U_STAGE) != STAGE_UNAWARE, uniform());
+    const device = below(<i32>load<u8>(ua, U_NDEV));
+    store<i32>(b, left, H_OPPS_LEFT);
+    store<i32>(b, u, H_P_USER);
+    store<i32>(b, ch, H_P_CHANNEL);
+    store<i32>(b, device, H_P_DEVICE);
+    store<f32>(b, <f32>chParam(ch, CHF_RESERVE), H_P_RESERVE);
     loadOpportunity(u, ch, hour);
     rivalBids(u, ch);
     return true;
   }
-  hSetI32(H_OPPS_LEFT, 0);
+  store<i32>(b, 0, H_OPPS_LEFT);
   return false;
 }
 

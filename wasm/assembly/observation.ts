@@ -15,9 +15,9 @@ import {
   H_PRICE_INDEX, H_SPEND_TODAY, H_SPEND_FLIGHT, H_FLIGHT_START, H_WIN_EMA, H_CPC_EMA,
   H_DAILY_BUDGET_MICROS, H_FLIGHT_BUDGET_MICROS, P_BID_MAX, P_FLIGHT_DAYS, CH_SEARCH,
 } from "../layout";
-import { IO_OBS, U_JSTART, U_OBS_SEG, U_MATCHED, U_NDEV, DEV_BYTES, D_OUR_TOUCHES, D_OUR_CLICKS, D_CHANNELS, U_RIVAL_TOUCHES, D_FIRST_OUR, D_LAST_OUR } from "./mem";
+import { IO_OBS, U_JSTART, U_OBS_SEG, U_MATCHED, U_NDEV, U_CR_EXPO, U_CONF, DEV_BYTES, D_OUR_TOUCHES, D_OUR_CLICKS, D_CHANNELS, U_RIVAL_TOUCHES, D_FIRST_OUR, D_LAST_OUR } from "./mem";
 import { prm } from "./params";
-import { hI32, hF32, hF64, u8At, i32At, confOf, exposuresOf, devAddr } from "./state";
+import { wb, hI32, hF32, hF64, u8At, i32At, confOf, exposuresOf, devAddr, userAddr } from "./state";
 import { HOUR, HOD, DOW, ACTIVITY_MULT } from "./clock";
 import { urgencyAt, deviceLinked } from "./users";
 import { OPP_EXPF } from "./market";
@@ -97,9 +97,13 @@ export function writeObs(w: i32, scanned: bool): void {
   v128.store(o, zero, 64); v128.store(o, zero, 80); v128.store(o, zero, 96); v128.store(o, zero, 112);
   v128.store(o, zero, 128); v128.store(o, zero, 144); v128.store(o, zero, 160); v128.store(o, zero, 176);
   v128.store(o, zero, (OBS_DIM - 4) << 2);
-  const u = hI32(H_P_USER);
-  const ch = hI32(H_P_CHANNEL);
-  const device = hI32(H_P_DEVICE);
+  // the world base and the user's record through locals, read with constant offsets (the
+  // accessors' global base costs V8 a reload and an add at every use)
+  const b = wb;
+  const u = load<i32>(b, H_P_USER);
+  const ch = load<i32>(b, H_P_CHANNEL);
+  const device = load<i32>(b, H_P_DEVICE);
+  const ua = userAddr(u);
   const invBidMax = 1.0 / prm(P_BID_MAX);
   if (!scanned) scanVisible(u, device);
 
@@ -113,13 +117,14 @@ export function writeObs(w: i32, scanned: bool): void {
   store<f32>(o + (F_COMPETITOR_TOUCHES << 2), min1(<f64>visRivalTouches * 0.1));
   store<f32>(o + (F_LAST_TOUCH_CLICKED << 2), visLastClicked ? 1 : 0);
   for (let c = 0; c < 3; c++) {
-    store<f32>(o + ((F_CREATIVE_EXPOSURE + c) << 2), min1(<f64>exposuresOf(u, c) * 0.1));
+    store<f32>(o + ((F_CREATIVE_EXPOSURE + c) << 2), min1(<f64>(<i32>load<u8>(ua + U_CR_EXPO + <usize>c)) * 0.1));
   }
-  store<f32>(o + ((F_SEGMENT + u8At(U_OBS_SEG, u)) << 2), 1);
-  const linked = deviceLinked(u, device);
-  const known = linked ? <i32>popcnt<u32>(<u32>u8At(U_MATCHED, u)) : 1;
+  store<f32>(o + ((F_SEGMENT + <i32>load<u8>(ua, U_OBS_SEG)) << 2), 1);
+  const matched = <i32>load<u8>(ua, U_MATCHED);
+  const linked = ((matched >> device) & 1) != 0;
+  const known = linked ? <i32>popcnt<u32>(<u32>matched) : 1;
   store<f32>(o + (F_DEVICES_KNOWN << 2), <f32>known / <f32>MAX_DEVICES);
-  store<f32>(o + (F_MATCH_CONFIDENCE << 2), confOf(u, device));
+  store<f32>(o + (F_MATCH_CONFIDENCE << 2), <f32>load<u8>(ua + U_CONF + <usize>device) * (1.0 / 255.0));
   store<f32>(o + (F_DEVICE_MATCHED << 2), linked ? 1 : 0);
   // urgency shows only through search queries
   store<f32>(o + (F_URGENCY_SIGNAL << 2), ch == CH_SEARCH ? clip01(urgencyAt(u, HOUR)) : 0);
@@ -129,23 +134,23 @@ export function writeObs(w: i32, scanned: bool): void {
   store<f32>(o + (F_HOUR_COS << 2), hourCos(HOD));
   store<f32>(o + (F_DOW_SIN << 2), dowSin(DOW));
   store<f32>(o + (F_DOW_COS << 2), dowCos(DOW));
-  store<f32>(o + (F_QUERY_INTENT << 2), hF32(H_P_QUERY_INTENT));
-  store<f32>(o + (F_PCTR << 2), min1(<f64>hF32(H_P_PCTR) * 5.0));
-  store<f32>(o + (F_REF_VALUE << 2), clip01(<f64>hF32(H_P_REF_VALUE) * invBidMax));
-  store<f32>(o + (F_RESERVE << 2), clip01(<f64>hF32(H_P_RESERVE) * invBidMax));
-  store<f32>(o + (F_PRICE_INDEX << 2), clip01(hF64(H_PRICE_INDEX) * invBidMax));
+  store<f32>(o + (F_QUERY_INTENT << 2), load<f32>(b, H_P_QUERY_INTENT));
+  store<f32>(o + (F_PCTR << 2), min1(<f64>load<f32>(b, H_P_PCTR) * 5.0));
+  store<f32>(o + (F_REF_VALUE << 2), clip01(<f64>load<f32>(b, H_P_REF_VALUE) * invBidMax));
+  store<f32>(o + (F_RESERVE << 2), clip01(<f64>load<f32>(b, H_P_RESERVE) * invBidMax));
+  store<f32>(o + (F_PRICE_INDEX << 2), clip01(load<f64>(b, H_PRICE_INDEX) * invBidMax));
   store<f32>(o + (F_SEASONALITY << 2), clip01(ACTIVITY_MULT * 0.5));
-  const daily = hF64(H_DAILY_BUDGET_MICROS);
-  const flight = hF64(H_FLIGHT_BUDGET_MICROS);
-  store<f32>(o + (F_DAILY_BUDGET_LEFT << 2), clip01(1.0 - hF64(H_SPEND_TODAY) / daily));
-  store<f32>(o + (F_FLIGHT_BUDGET_LEFT << 2), clip01(1.0 - hF64(H_SPEND_FLIGHT) / flight));
+  const daily = load<f64>(b, H_DAILY_BUDGET_MICROS);
+  const flight = load<f64>(b, H_FLIGHT_BUDGET_MICROS);
+  store<f32>(o + (F_DAILY_BUDGET_LEFT << 2), clip01(1.0 - load<f64>(b, H_SPEND_TODAY) / daily));
+  store<f32>(o + (F_FLIGHT_BUDGET_LEFT << 2), clip01(1.0 - load<f64>(b, H_SPEND_FLIGHT) / flight));
   const ratio = pacingRatio();
   store<f32>(o + (F_PACING_RATIO << 2), clip01(ratio * 0.5));
   store<f32>(o + (F_DAY_LEFT << 2), <f32>(<f64>(24 - HOD) / 24.0));
   const flightHours = prm(P_FLIGHT_DAYS) * 24.0;
-  store<f32>(o + (F_FLIGHT_LEFT << 2), clip01(1.0 - <f64>(HOUR - hI32(H_FLIGHT_START)) / flightHours));
+  store<f32>(o + (F_FLIGHT_LEFT << 2), clip01(1.0 - <f64>(HOUR - load<i32>(b, H_FLIGHT_START)) / flightHours));
   store<f32>(o + ((F_PACING_STATE + pacingState(ratio)) << 2), 1);
-  store<f32>(o + (F_WIN_RATE << 2), clip01(hF64(H_WIN_EMA)));
-  store<f32>(o + (F_RECENT_CPM << 2), clip01(hF64(H_CPC_EMA) * invBidMax));
+  store<f32>(o + (F_WIN_RATE << 2), clip01(load<f64>(b, H_WIN_EMA)));
+  store<f32>(o + (F_RECENT_CPM << 2), clip01(load<f64>(b, H_CPC_EMA) * invBidMax));
 }
 

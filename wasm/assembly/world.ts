@@ -116,15 +116,17 @@ function beginHour(): void {
 }
 
 function ourEligible(ch: i32): bool {
-  if (hI32(H_FLIGHT_OVER) != 0) return false;
+  const b = wb;
+  if (load<i32>(b, H_FLIGHT_OVER) != 0) return false;
   if (prm(P_OUR_CHANNEL_ENABLED + ch) < 0.5) return false;
-  if (hF64(H_DAILY_BUDGET_MICROS) - hF64(H_SPEND_TODAY) < MIN_BUDGET_MICROS) return false;
-  return hF64(H_FLIGHT_BUDGET_MICROS) - hF64(H_SPEND_FLIGHT) >= MIN_BUDGET_MICROS;
+  if (load<f64>(b, H_DAILY_BUDGET_MICROS) - load<f64>(b, H_SPEND_TODAY) < MIN_BUDGET_MICROS) return false;
+  return load<f64>(b, H_FLIGHT_BUDGET_MICROS) - load<f64>(b, H_SPEND_FLIGHT) >= MIN_BUDGET_MICROS;
 }
 
 // Offsets of the stats a resolve updates, as constants: `load<f64>(b, OFFSET)` on a base held in a
 // local is one machine load, where the accessors' `wb + offset` costs V8 a reload of the global and
 // an add at every use (it does not reuse wasm global reads).
+const ST_OPPORTUNITIES = H_STATS_EPISODE + (S_OPPORTUNITIES << 3);
 const ST_UNSOLD = H_STATS_EPISODE + (S_UNSOLD << 3);
 const ST_IMPRESSIONS = H_STATS_EPISODE + (S_IMPRESSIONS << 3);
 const ST_SPEND = H_STATS_EPISODE + (S_SPEND << 3);
@@ -243,14 +245,15 @@ function advance(): void {
       continue;
     }
     stepOpps++;
-    stat(S_OPPORTUNITIES, 1);
-    const ch = hI32(H_P_CHANNEL);
+    const b = wb;
+    store<f64>(b, load<f64>(b, ST_OPPORTUNITIES) + 1, ST_OPPORTUNITIES);
+    const ch = load<i32>(b, H_P_CHANNEL);
     if (ourEligible(ch)) {
-      const u = hI32(H_P_USER);
-      scanVisible(u, hI32(H_P_DEVICE));
+      const u = load<i32>(b, H_P_USER);
+      scanVisible(u, load<i32>(b, H_P_DEVICE));
       ourEstimates(u, ch, HOUR, trackedStage());
       saveOpportunity();
-      hSetI32(H_PENDING, 1);
+      store<i32>(b, 1, H_PENDING);
       return;
     }
     resolve(0, 0, false);
