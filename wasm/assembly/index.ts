@@ -1,6 +1,6 @@
 // Exports of the gaelp world core. Everything is plain numbers and pointers into linear memory;
 // wasm/loader.ts wraps them in typed-array views.
-import { PARAMS_F64, MAX_SLOTS } from "../layout";
+import { MAX_SLOTS } from "../layout";
 import { allocate } from "./auction";
 import { PARAMS } from "./params";
 import { benchAuctionsWith } from "./benchrng";
@@ -32,9 +32,7 @@ import { stalled } from "./world";
 /** 1 when a world went MAX_IDLE_HOURS without an auction our campaign could bid in. */
 export function isStalled(): i32 { return stalled; }
 
-const PARAMS_BASE: usize = PARAMS;
-
-let scratchBase: usize = 0; // set by configure (after the worlds); before that, right after params
+let scratchBase: usize = 0; // set by configure (after the worlds); before that, right after the static data (params included)
 let scratchCap: usize = 0;
 
 @inline function pagesFor(end: usize): i32 {
@@ -50,7 +48,7 @@ export function ensureMemory(end: usize): void {
 }
 
 export function paramsPtr(): usize {
-  return PARAMS_BASE;
+  return PARAMS;
 }
 
 let configured = false;

@@ -11,16 +11,16 @@ import {
   H_P_RESERVE, H_P_BIDS, H_QUALITY, H_P_EXPF, H_P_CTR0, H_RIVALS, H_RIVAL_LEFT, RIV_STRIDE, RIVF_STRATEGY,
   RIVF_VALUE_MULT, RIVF_SHADE, RIVF_NOISE, RIVF_DAILY_BUDGET_MICROS, RIVF_DEFENSE_GAIN,
   RIVF_SEGMENT_MULT, RIVF_CHANNEL_MULT, RIVF_STAGE_MULT, RIVF_QUALITY, RIVAL_DEFENSIVE,
-  RIVAL_AGGRESSIVE, RIVAL_SHADING, RIVAL_RANDOM, P_RIVAL_BUDGET_SCALE, H_SEG_CDF, H_SEG_COUNT, H_SEG_START, P_RIVAL_CVR,
+  RIVAL_AGGRESSIVE, RIVAL_SHADING, RIVAL_RANDOM, P_RIVAL_BUDGET_SCALE, H_SEG_CDF, P_RIVAL_CVR,
   RS_ENTERED, RS_IMPRESSIONS, RS_CLICKS, RS_SPEND, RS_VALUE, RS_HV_ENTERED, RS_HV_LOSSES, RS_HV_LOST_TO_US,
   RS_BUDGET, RS_BUDGET_OUT,
 } from "../layout";
-import { NU, NR, U_NDEV, U_ATTENTION, U_OBS_SEG, U_STAGE, OUT_OF_MARKET, USERS, SEG_USERS, ACT_CLASS } from "./mem";
+import { NU, NR, U_NDEV, U_ATTENTION, U_OBS_SEG, U_STAGE, OUT_OF_MARKET } from "./mem";
 import { prm } from "./params";
 import { uniform, below, uniformNoise, poisson } from "./rng";
 import { segParam, activity, pickChannel, creativeWear, expNeg } from "./tables";
 import { HOD, ACTIVITY_MULT, VALUE_MULT, TREND_MULT, MARKET_NOISE } from "./clock";
-import { wb, hI32, hSetI32, hF32, hSetF32, hF64, hSetF64, u8At, f32At, stageOf, segOf, exposuresOf, activityClass, segCount, segUser, rivalStat } from "./state";
+import { wb, hSetI32, hF32, hSetF32, hF64, hSetF64, u8At, f32At, stageOf, segOf, exposuresOf, segCount, segCountAt, segUserAt, activityClassAt, userAddrAt, rivalStat } from "./state";
 import { fatigueAt } from "./users";
 
 // The current opportunity's user-and-channel factors, computed once when the opportunity is drawn
@@ -225,11 +225,11 @@ export function nextOpportunity(hour: i32): bool {
     const cdf = b + <usize>H_SEG_CDF;
     let seg = 0;
     for (let s = 0; s < NUM_SEGMENTS - 1; s++) seg += <i32>(r >= load<f64>(cdf + (<usize>s << 3)));
-    const n = load<i32>(b + H_SEG_COUNT + (<usize>seg << 2));
+    const n = segCountAt(b, seg);
     if (n == 0) continue;
-    const u = load<i32>(b + SEG_USERS + (<usize>(load<i32>(b + H_SEG_START + (<usize>seg << 2)) + below(n)) << 2));
-    if (<i32>load<u8>(b + ACT_CLASS + <usize>u) == OUT_OF_MARKET) continue; // converted or lost: out of the market until re-entry
-    const ua = b + USERS + (<usize>u << 6);
+    const u = segUserAt(b, seg, below(n));
+    if (activityClassAt(b, u) == OUT_OF_MARKET) continue; // converted or lost: out of the market until re-entry
+    const ua = userAddrAt(b, u);
     const ch = pickChannel(seg, <i32>load<u8>(ua, U_STAGE) != STAGE_UNAWARE, uniform());
     const device = below(<i32>load<u8>(ua, U_NDEV));
     store<i32>(b, left, H_OPPS_LEFT);

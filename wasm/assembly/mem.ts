@@ -1,10 +1,10 @@
 // World memory layout, computed once by configure() from the params. All worlds share one shape,
 // so array offsets are the same relative to each world's base: a world is relocatable bytes.
 import {
-  HEADER_BYTES, OBS_DIM, INFO_DIM, PARAMS_F64,
+  HEADER_BYTES, OBS_DIM, INFO_DIM,
   P_NUM_WORLDS, P_NUM_USERS, P_NUM_RIVALS, P_NUM_CREATIVES, P_RING_SIZE,
 } from "../layout";
-import { PARAMS, prmI } from "./params";
+import { prmI } from "./params";
 
 // shape
 export let NW: i32 = 0; // worlds

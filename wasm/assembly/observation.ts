@@ -15,11 +15,11 @@ import {
   H_PRICE_INDEX, H_SPEND_TODAY, H_SPEND_FLIGHT, H_FLIGHT_START, H_WIN_EMA, H_CPC_EMA,
   H_DAILY_BUDGET_MICROS, H_FLIGHT_BUDGET_MICROS, P_BID_MAX, P_FLIGHT_DAYS, CH_SEARCH,
 } from "../layout";
-import { IO_OBS, U_JSTART, U_OBS_SEG, U_MATCHED, U_NDEV, U_CR_EXPO, U_CONF, DEV_BYTES, D_OUR_TOUCHES, D_OUR_CLICKS, D_CHANNELS, U_RIVAL_TOUCHES, D_FIRST_OUR, D_LAST_OUR } from "./mem";
+import { IO_OBS, U_JSTART, U_OBS_SEG, U_MATCHED, U_NDEV, DEV_BYTES, D_OUR_TOUCHES, D_OUR_CLICKS, D_CHANNELS, U_RIVAL_TOUCHES, D_FIRST_OUR, D_LAST_OUR } from "./mem";
 import { prm } from "./params";
-import { wb, hI32, hF32, hF64, u8At, i32At, confOf, exposuresOf, devAddr, userAddr } from "./state";
+import { wb, u8At, i32At, confAt, exposuresAt, devAddr, userAddrAt } from "./state";
 import { HOUR, HOD, DOW, ACTIVITY_MULT } from "./clock";
-import { urgencyAt, deviceLinked } from "./users";
+import { urgencyAt, deviceLinked, linkedIn } from "./users";
 import { OPP_EXPF } from "./market";
 import { hourSin, hourCos, dowSin, dowCos, recencyFeature } from "./tables";
 import { pacingRatio, pacingState } from "./pacing";
@@ -103,7 +103,7 @@ export function writeObs(w: i32, scanned: bool): void {
   const u = load<i32>(b, H_P_USER);
   const ch = load<i32>(b, H_P_CHANNEL);
   const device = load<i32>(b, H_P_DEVICE);
-  const ua = userAddr(u);
+  const ua = userAddrAt(b, u);
   const invBidMax = 1.0 / prm(P_BID_MAX);
   if (!scanned) scanVisible(u, device);
 
@@ -117,14 +117,14 @@ export function writeObs(w: i32, scanned: bool): void {
   store<f32>(o + (F_COMPETITOR_TOUCHES << 2), min1(<f64>visRivalTouches * 0.1));
   store<f32>(o + (F_LAST_TOUCH_CLICKED << 2), visLastClicked ? 1 : 0);
   for (let c = 0; c < 3; c++) {
-    store<f32>(o + ((F_CREATIVE_EXPOSURE + c) << 2), min1(<f64>(<i32>load<u8>(ua + U_CR_EXPO + <usize>c)) * 0.1));
+    store<f32>(o + ((F_CREATIVE_EXPOSURE + c) << 2), min1(<f64>exposuresAt(ua, c) * 0.1));
   }
   store<f32>(o + ((F_SEGMENT + <i32>load<u8>(ua, U_OBS_SEG)) << 2), 1);
   const matched = <i32>load<u8>(ua, U_MATCHED);
-  const linked = ((matched >> device) & 1) != 0;
+  const linked = linkedIn(matched, device);
   const known = linked ? <i32>popcnt<u32>(<u32>matched) : 1;
   store<f32>(o + (F_DEVICES_KNOWN << 2), <f32>known / <f32>MAX_DEVICES);
-  store<f32>(o + (F_MATCH_CONFIDENCE << 2), <f32>load<u8>(ua + U_CONF + <usize>device) * (1.0 / 255.0));
+  store<f32>(o + (F_MATCH_CONFIDENCE << 2), confAt(ua, device));
   store<f32>(o + (F_DEVICE_MATCHED << 2), linked ? 1 : 0);
   // urgency shows only through search queries
   store<f32>(o + (F_URGENCY_SIGNAL << 2), ch == CH_SEARCH ? clip01(urgencyAt(u, HOUR)) : 0);

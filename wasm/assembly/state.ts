@@ -34,8 +34,10 @@ export function setWorldBase(p: usize): void {
   store<f64>(a, load<f64>(a) + v);
 }
 
-// per-user fields
-@inline export function userAddr(u: i32): usize { return wb + USERS + (<usize>u << 6); }
+// per-user fields. The *At forms take the world base (or the user's record address) from the
+// caller: a hot function holds it in a local, where the global `wb` costs V8 a reload at every use.
+@inline export function userAddrAt(b: usize, u: i32): usize { return b + USERS + (<usize>u << 6); }
+@inline export function userAddr(u: i32): usize { return userAddrAt(wb, u); }
 @inline export function devAddr(u: i32): usize { return wb + DEVS + (<usize>u << 5); }
 @inline export function u8At(field: usize, u: i32): i32 { return <i32>load<u8>(userAddr(u) + field); }
 @inline export function setU8(field: usize, u: i32, v: i32): void { store<u8>(userAddr(u) + field, <u8>v); }
@@ -52,11 +54,15 @@ export function setWorldBase(p: usize): void {
 }
 
 // Users partitioned by segment in one array: opportunities pick a segment, then a user of it.
-@inline export function segCount(s: i32): i32 { return load<i32>(wb + H_SEG_COUNT + (<usize>s << 2)); }
-@inline function segStart(s: i32): i32 { return load<i32>(wb + H_SEG_START + (<usize>s << 2)); }
-@inline export function segUser(s: i32, i: i32): i32 {
-  return load<i32>(wb + SEG_USERS + (<usize>(segStart(s) + i) << 2));
+@inline export function segCountAt(b: usize, s: i32): i32 { return load<i32>(b + H_SEG_COUNT + (<usize>s << 2)); }
+@inline export function segCount(s: i32): i32 { return segCountAt(wb, s); }
+@inline function segStartAt(b: usize, s: i32): i32 { return load<i32>(b + H_SEG_START + (<usize>s << 2)); }
+@inline function segStart(s: i32): i32 { return segStartAt(wb, s); }
+// user i of segment s (i is evaluated after the segment's start is read)
+@inline export function segUserAt(b: usize, s: i32, i: i32): i32 {
+  return load<i32>(b + SEG_USERS + (<usize>(segStartAt(b, s) + i) << 2));
 }
+@inline export function segUser(s: i32, i: i32): i32 { return segUserAt(wb, s, i); }
 @inline function placeAt(i: i32, u: i32): void {
   store<i32>(wb + SEG_USERS + (<usize>i << 2), u);
   store<i32>(wb + USER_POS + (<usize>u << 2), i);
@@ -127,7 +133,7 @@ export function segMove(u: i32, from: i32, to: i32): void {
 
 // The compact activity class read by opportunity thinning (so rejected candidates cost no cache
 // miss on their user record); call after any change of a user's segment or market status.
-@inline export function activityClass(u: i32): i32 { return <i32>load<u8>(wb + ACT_CLASS + <usize>u); }
+@inline export function activityClassAt(b: usize, u: i32): i32 { return <i32>load<u8>(b + ACT_CLASS + <usize>u); }
 @inline export function refreshClass(u: i32): void {
   const out = <i32>load<u8>(userAddr(u) + U_STAGE) >= STAGE_CONVERTED;
   store<u8>(wb + ACT_CLASS + <usize>u, <u8>(out ? OUT_OF_MARKET : <i32>load<u8>(userAddr(u) + U_SEG)));
@@ -148,16 +154,17 @@ export function segMove(u: i32, from: i32, to: i32): void {
 @inline export function segOf(u: i32): i32 { return u8At(U_SEG, u); }
 @inline export function stageOf(u: i32): i32 { return u8At(U_STAGE, u); }
 
-// match confidence is stored quantised to 1/255
-@inline export function confOf(u: i32, d: i32): f32 {
-  return <f32>load<u8>(userAddr(u) + U_CONF + <usize>d) * (1.0 / 255.0);
+// match confidence is stored quantised to 1/255 (ua: the user's record address)
+@inline export function confAt(ua: usize, d: i32): f32 {
+  return <f32>load<u8>(ua + U_CONF + <usize>d) * (1.0 / 255.0);
 }
 @inline export function setConf(u: i32, d: i32, v: f32): void {
   store<u8>(userAddr(u) + U_CONF + <usize>d, <u8>(<i32>(v * 255.0 + 0.5)));
 }
-@inline export function exposuresOf(u: i32, c: i32): i32 {
-  return <i32>load<u8>(userAddr(u) + U_CR_EXPO + <usize>c);
+@inline export function exposuresAt(ua: usize, c: i32): i32 {
+  return <i32>load<u8>(ua + U_CR_EXPO + <usize>c);
 }
+@inline export function exposuresOf(u: i32, c: i32): i32 { return exposuresAt(userAddr(u), c); }
 @inline export function bumpExposure(u: i32, c: i32): void {
   const p = userAddr(u) + U_CR_EXPO + <usize>c;
   const v = load<u8>(p);

@@ -109,6 +109,10 @@ export function addFatigue(u: i32, hour: i32, amount: f64): void {
   setI32(U_FATIGUE_HOUR, u, hour);
 }
 
+// device d is linked in the identity graph, from the user's U_MATCHED mask
+@inline export function linkedIn(matched: i32, d: i32): bool {
+  return ((matched >> d) & 1) != 0;
+}
 @inline export function deviceLinked(u: i32, d: i32): bool {
-  return ((u8At(U_MATCHED, u) >> d) & 1) != 0;
+  return linkedIn(u8At(U_MATCHED, u), d);
 }
