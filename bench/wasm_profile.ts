@@ -19,8 +19,6 @@ import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
-const WORLDS = 4; // bench/world_instructions.ts steps 4 worlds
-
 export interface CodeRange {
   start: number;
   end: number;
@@ -127,11 +125,13 @@ async function main(): Promise<void> {
     mapFile = join(tmpdir(), `perf-${pid}.map`);
     if (!existsSync(mapFile)) fail(`V8 wrote no perf map at ${mapFile}`);
     const counts = await countByFunction(cgFile, wasmRanges(mapFile));
-    const decisions = steps * WORLDS;
     const total = [...counts.values()].reduce((a, b) => a + b, 0);
-    const result = JSON.parse(run.stdout.trim().split("\n").pop() ?? "{}") as { digest?: string; opportunities?: number };
-    console.log(`${steps} steps x ${WORLDS} worlds = ${decisions} decisions, ${result.opportunities} opportunities; digest ${result.digest}`);
-    console.log(`wasm instructions per decision: ${(total / decisions).toFixed(1)} (per opportunity ${(total / (result.opportunities ?? decisions)).toFixed(1)})\n`);
+    // the driver's own count of what it ran (its last output line)
+    const result = JSON.parse(run.stdout.trim().split("\n").pop() ?? "{}") as { decisions?: number; opportunities?: number; digest?: string };
+    const { decisions, opportunities } = result;
+    if (!decisions || !opportunities) fail(`world_instructions printed no counts: ${run.stdout.slice(-500)}`);
+    console.log(`${steps} steps: ${decisions} decisions, ${opportunities} opportunities; digest ${result.digest}`);
+    console.log(`wasm instructions per decision: ${(total / decisions).toFixed(1)} (per opportunity ${(total / opportunities).toFixed(1)})\n`);
     console.log(`${"per decision".padStart(12)}  ${"share".padStart(6)}  function`);
     for (const [name, n] of [...counts].sort((a, b) => b[1] - a[1]).slice(0, rows)) {
       console.log(`${(n / decisions).toFixed(1).padStart(12)}  ${((100 * n) / total).toFixed(1).padStart(5)}%  ${name}`);
