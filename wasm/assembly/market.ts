@@ -159,6 +159,13 @@ function rivalBids(u: i32, ch: i32): void {
   const chOff = <usize>(RIVF_CHANNEL_MULT + ch) << 2;
   const stageOff = <usize>(RIVF_STAGE_MULT + stage) << 2;
   for (let r = 0; r < NR; r++) {
+    // a rival with under a cent of today's budget left sits the auction out: no valuation, no draw
+    const left = hF64(H_RIVAL_LEFT + (r << 3));
+    if (left < 0.01) {
+      hSetF32(H_P_BIDS + ((r + 1) << 2), 0);
+      rivalStat(r, RS_BUDGET_OUT, 1);
+      continue;
+    }
     const row = wb + <usize>H_RIVALS + (<usize>(r * RIV_STRIDE) << 2);
     let v = load<f64>(RIVAL_BASE) * <f64>(load<f32>(row, RIVF_VALUE_MULT << 2) * load<f32>(row + segOff)
       * load<f32>(row + chOff) * load<f32>(row + stageOff) * load<f32>(row, RIVF_QUALITY << 2));
@@ -176,15 +183,7 @@ function rivalBids(u: i32, ch: i32): void {
       bid = v * <f64>load<f32>(row, RIVF_SHADE << 2); // shading (< 1) and aggressive (>= 1)
     }
     // a rival never bids more than what is left of its daily budget
-    const left = hF64(H_RIVAL_LEFT + (r << 3));
-    if (bid > left) {
-      if (left < 0.01) {
-        bid = 0;
-        rivalStat(r, RS_BUDGET_OUT, 1);
-      } else {
-        bid = left;
-      }
-    }
+    if (bid > left) bid = left;
     hSetF32(H_P_BIDS + ((r + 1) << 2), <f32>bid);
   }
 }

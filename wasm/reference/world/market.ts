@@ -152,6 +152,13 @@ function rivalBids(u: number, ch: number): void {
   const chOff = (RIVF_CHANNEL_MULT + ch) << 2;
   const stageOff = (RIVF_STAGE_MULT + stage) << 2;
   for (let r = 0; r < NR; r++) {
+    // a rival with under a cent of today's budget left sits the auction out: no valuation, no draw
+    const left = hF64(H_RIVAL_LEFT + (r << 3));
+    if (left < 0.01) {
+      hSetF32(H_P_BIDS + ((r + 1) << 2), 0);
+      rivalStat(r, RS_BUDGET_OUT, 1);
+      continue;
+    }
     const row = wb + H_RIVALS + ((r * RIV_STRIDE) << 2);
     // the product of the five multipliers is f32 arithmetic, rounded after each multiply
     let v = base * Math.fround(Math.fround(Math.fround(Math.fround(loadF32(row + (RIVF_VALUE_MULT << 2)) * loadF32(row + segOff))
@@ -169,15 +176,7 @@ function rivalBids(u: number, ch: number): void {
       bid = v * loadF32(row + (RIVF_SHADE << 2)); // shading (< 1) and aggressive (>= 1)
     }
     // a rival never bids more than what is left of its daily budget
-    const left = hF64(H_RIVAL_LEFT + (r << 3));
-    if (bid > left) {
-      if (left < 0.01) {
-        bid = 0;
-        rivalStat(r, RS_BUDGET_OUT, 1);
-      } else {
-        bid = left;
-      }
-    }
+    if (bid > left) bid = left;
     hSetF32(H_P_BIDS + ((r + 1) << 2), bid);
   }
 }
