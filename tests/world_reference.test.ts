@@ -19,7 +19,7 @@ import { resolveConfig, type GaelpConfig } from "../env/config.js";
 import { writeParams } from "../env/params.js";
 import { TruthfulBidder } from "../agents/baselines/truthful.js";
 import { TsWorldCore } from "../wasm/reference/world/index.js";
-import { rngSeed, nextU64, nextLo, below } from "../wasm/reference/world/rng.js";
+import { rngSeed, nextU64, nextLo, below, skipDraws } from "../wasm/reference/world/rng.js";
 import { newAction, ruleAction, smallConfig } from "./helpers/world.js";
 import { rivalRows } from "../env/params.js";
 import type { WorldSettings } from "../env/world_settings.js";
@@ -266,7 +266,7 @@ describe("reference SplitMix64 (two u32 halves) == BigInt SplitMix64", () => {
     return z ^ (z >> 31n);
   };
 
-  it("seeds and draws the same 64-bit stream, and below(n) is the high word of u32 x n", () => {
+  it("seeds and draws the same 64-bit stream, below(n) is the high word of u32 x n, skipDraws(k) skips k draws", () => {
     const seeds: [number, number][] = [[0, 0], [1, 0], [0xffffffff, 0xffffffff], [0x9e3779b9, 0x7f4a7c15], [123456789, 987654321]];
     const bounds = [1, 2, 3, 6, 7, 300, 4000, 65537, 1_000_000, 0x7fffffff];
     for (const [lo, hi] of seeds) {
@@ -283,6 +283,12 @@ describe("reference SplitMix64 (two u32 halves) == BigInt SplitMix64", () => {
         const n = bounds[i % bounds.length];
         const want = Number(((mix(s) >> 32n) * BigInt(n)) >> 32n);
         expect(below(n)).toBe(want);
+      }
+      // skipDraws(k) moves the stream past k draws: the next draw is the (k+1)-th
+      for (const k of [0, 1, 2, 3, 7]) {
+        skipDraws(k);
+        s = (s + BigInt(k + 1) * 0x9e3779b97f4a7c15n) & M;
+        expect(nextU64()).toBe(Number(mix(s) >> 32n));
       }
     }
   });

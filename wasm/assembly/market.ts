@@ -17,7 +17,7 @@ import {
 } from "../layout";
 import { NU, NR, U_NDEV, U_ATTENTION, U_OBS_SEG, U_STAGE, OUT_OF_MARKET } from "./mem";
 import { prm } from "./params";
-import { uniform, below, uniformNoise, poisson } from "./rng";
+import { uniform, below, uniformNoise, poisson, skipDraws } from "./rng";
 import { segParam, activity, pickChannel, creativeWear, expNeg } from "./tables";
 import { HOD, ACTIVITY_MULT, VALUE_MULT, TREND_MULT, MARKET_NOISE } from "./clock";
 import { wb, hSetI32, hF32, hSetF32, hF64, hSetF64, u8At, f32At, stageOf, segOf, exposuresOf, segCount, segCountAt, segUserAt, activityClassAt, userAddrAt, rivalStat } from "./state";
@@ -159,14 +159,17 @@ function rivalBids(u: i32, ch: i32): void {
   const chOff = <usize>(RIVF_CHANNEL_MULT + ch) << 2;
   const stageOff = <usize>(RIVF_STAGE_MULT + stage) << 2;
   for (let r = 0; r < NR; r++) {
-    // a rival with under a cent of today's budget left sits the auction out: no valuation, no draw
+    const row = wb + <usize>H_RIVALS + (<usize>(r * RIV_STRIDE) << 2);
+    // a rival with under a cent of today's budget left sits the auction out: it values nothing and
+    // draws nothing, but the stream moves past the draws it would have made (its noise, and the
+    // random strategy's draw), so the other bidders' draws are those of a rival that bid 0
     const left = hF64(H_RIVAL_LEFT + (r << 3));
     if (left < 0.01) {
+      skipDraws(load<f32>(row, RIVF_STRATEGY << 2) == <f32>RIVAL_RANDOM ? 2 : 1);
       hSetF32(H_P_BIDS + ((r + 1) << 2), 0);
       rivalStat(r, RS_BUDGET_OUT, 1);
       continue;
     }
-    const row = wb + <usize>H_RIVALS + (<usize>(r * RIV_STRIDE) << 2);
     let v = load<f64>(RIVAL_BASE) * <f64>(load<f32>(row, RIVF_VALUE_MULT << 2) * load<f32>(row + segOff)
       * load<f32>(row + chOff) * load<f32>(row + stageOff) * load<f32>(row, RIVF_QUALITY << 2));
     v *= 1.0 + <f64>load<f32>(row, RIVF_NOISE << 2) * uniformNoise();

@@ -30,6 +30,12 @@ export function rngSeed(seedLo: u32, seedHi: u32): void {
   return z ^ (z >> 31);
 }
 
+// Advances the stream past k draws without computing them (SplitMix64's state moves by a fixed
+// increment a draw): a skipped computation leaves every later draw where it was.
+@inline export function skipDraws(k: u64): void {
+  S += k * 0x9e3779b97f4a7c15;
+}
+
 @inline export function nextU32(): u32 {
   return <u32>(nextU64() >> 32);
 }

@@ -16,7 +16,7 @@ import {
 } from "../../layout.js";
 import { NR, U_NDEV, U_ATTENTION, U_OBS_SEG, OUT_OF_MARKET } from "./mem.js";
 import { prm } from "./params.js";
-import { uniform, below, uniformNoise, poisson } from "./rng.js";
+import { uniform, below, uniformNoise, poisson, skipDraws } from "./rng.js";
 import { segParam, activity, pickChannel, creativeWear, expNeg } from "./tables.js";
 import { HOD, ACTIVITY_MULT, VALUE_MULT, TREND_MULT, MARKET_NOISE } from "./clock.js";
 import { wb, hI32, hSetI32, hF32, hSetF32, hF64, hSetF64, u8At, f32At, stageOf, segOf, exposuresOf, activityClass, segCount, segUser, rivalStat } from "./state.js";
@@ -152,14 +152,17 @@ function rivalBids(u: number, ch: number): void {
   const chOff = (RIVF_CHANNEL_MULT + ch) << 2;
   const stageOff = (RIVF_STAGE_MULT + stage) << 2;
   for (let r = 0; r < NR; r++) {
-    // a rival with under a cent of today's budget left sits the auction out: no valuation, no draw
+    const row = wb + H_RIVALS + ((r * RIV_STRIDE) << 2);
+    // a rival with under a cent of today's budget left sits the auction out: it values nothing and
+    // draws nothing, but the stream moves past the draws it would have made (its noise, and the
+    // random strategy's draw), so the other bidders' draws are those of a rival that bid 0
     const left = hF64(H_RIVAL_LEFT + (r << 3));
     if (left < 0.01) {
+      skipDraws(truncSatI32(loadF32(row + (RIVF_STRATEGY << 2))) === RIVAL_RANDOM ? 2 : 1);
       hSetF32(H_P_BIDS + ((r + 1) << 2), 0);
       rivalStat(r, RS_BUDGET_OUT, 1);
       continue;
     }
-    const row = wb + H_RIVALS + ((r * RIV_STRIDE) << 2);
     // the product of the five multipliers is f32 arithmetic, rounded after each multiply
     let v = base * Math.fround(Math.fround(Math.fround(Math.fround(loadF32(row + (RIVF_VALUE_MULT << 2)) * loadF32(row + segOff))
       * loadF32(row + chOff)) * loadF32(row + stageOff)) * loadF32(row + (RIVF_QUALITY << 2)));

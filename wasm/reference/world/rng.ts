@@ -74,6 +74,17 @@ export function nextU64(): number {
   return Z_HI >>> 0;
 }
 
+/** Advances the stream past k draws without computing them (the state moves by a fixed increment
+ *  a draw), as skipDraws(k) in the kernel. */
+export function skipDraws(k: number): void {
+  for (let i = 0; i < k; i++) {
+    const s = S_LO >>> 0;
+    const lo = (s + 0x7f4a7c15) >>> 0;
+    S_HI = (((S_HI >>> 0) + 0x9e3779b9 + (lo < s ? 1 : 0)) >>> 0) | 0;
+    S_LO = lo | 0;
+  }
+}
+
 export function nextU32(): number {
   return nextU64(); // the high half, as <u32>(nextU64() >> 32)
 }
