@@ -7,7 +7,7 @@ import {
   H_CLOCK_SEASON, H_CLOCK_VALUE, H_CLOCK_TREND, H_SEASON_PERIOD,
 } from "../layout";
 import { prm, prmI } from "./params";
-import { hI32, hSetI32, hF64, hSetF64 } from "./state";
+import { wb, hSetI32, hF64, hSetF64 } from "./state";
 
 export let HOUR: i32 = 0;
 export let HOD: i32 = 0; // hour of day 0..23
@@ -20,17 +20,22 @@ export let TREND_MULT: f64 = 1; // CPC trend on rivals' valuations
 export let MARKET_NOISE: f64 = 1;
 
 export function deriveClock(): void {
-  HOUR = hI32(H_HOUR);
-  HOD = HOUR % 24;
-  DAY = HOUR / 24;
-  DOW = (DAY + prmI(P_START_DAY_OF_WEEK)) % 7;
-  MARKET_NOISE = hF64(H_MARKET_NOISE);
+  // locals, the world base among them: V8 reloads a wasm global at every use, also right after
+  // storing it (this runs each time a world is entered, so once a decision in env steps)
+  const b = wb;
+  const hour = load<i32>(b, H_HOUR);
+  const day = hour / 24;
+  HOUR = hour;
+  HOD = hour % 24;
+  DAY = day;
+  DOW = (day + prmI(P_START_DAY_OF_WEEK)) % 7;
+  MARKET_NOISE = load<f64>(b, H_MARKET_NOISE);
   // the day's factors are cached in the world header: they change once a day
-  if (hI32(H_CLOCK_DAY) == DAY) {
-    ACTIVITY_MULT = hF64(H_CLOCK_ACTIVITY);
-    SEASON_MULT = hF64(H_CLOCK_SEASON);
-    VALUE_MULT = hF64(H_CLOCK_VALUE);
-    TREND_MULT = hF64(H_CLOCK_TREND);
+  if (load<i32>(b, H_CLOCK_DAY) == day) {
+    ACTIVITY_MULT = load<f64>(b, H_CLOCK_ACTIVITY);
+    SEASON_MULT = load<f64>(b, H_CLOCK_SEASON);
+    VALUE_MULT = load<f64>(b, H_CLOCK_VALUE);
+    TREND_MULT = load<f64>(b, H_CLOCK_TREND);
     return;
   }
   // Calendar days count from the end of the warm-up, so scenario day numbers mean flight days.

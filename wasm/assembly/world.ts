@@ -21,7 +21,7 @@ import {
 } from "../layout";
 import {
   NW, NR, NB, NC, WORLDS_BASE, WORLD_STRIDE, IO_OBS, IO_BID, IO_CREATIVE, IO_REWARD, IO_TERMINATED,
-  IO_TRUNCATED, IO_INFO, shapeHash,
+  IO_TRUNCATED, IO_INFO, U_SEG, shapeHash,
 } from "./mem";
 import { prm, prmI } from "./params";
 import { rngLoad, rngStore, rngSeed, uniform, normal, below } from "./rng";
@@ -29,7 +29,7 @@ import { act, actBid, actCreative, actLogp, actValue, bidLevel } from "./policy"
 import { expBeginWorld, expEndWorld, expNewRow, expObs, expWriteDecision, expWriteOutcome } from "./experience";
 import { allocate } from "./auction";
 import { deriveClock, HOUR, HOD } from "./clock";
-import { wb, setWorldBase, hI32, hSetI32, hF32, hSetF32, hF64, hSetF64, stat, segOf, stageOf, bumpExposure } from "./state";
+import { wb, setWorldBase, hI32, hSetI32, hF32, hSetF32, hF64, hSetF64, stat, segOf, stageOf, bumpExposure, userAddrAt } from "./state";
 import { initPopulation, addFatigue } from "./users";
 import { segParam, fatigueFactorPerAd, channelMechanism, channelSlots } from "./tables";
 import { recordTouch, onImpression, processUserEvents, crisisEvents, scheduleNext } from "./journey";
@@ -262,25 +262,28 @@ function advance(): void {
 
 function writeInfo(w: i32, reward: f64): void {
   const info = IO_INFO + <usize>w * INFO_DIM * 8;
-  const u = hI32(H_P_USER);
+  // the world base through a local and constant offsets (the global costs V8 a reload per use)
+  const b = wb;
+  const u = load<i32>(b, H_P_USER);
+  const seg = <i32>load<u8>(userAddrAt(b, u), U_SEG);
   store<f32>(IO_REWARD + (<usize>w << 2), <f32>reward);
   store<u8>(IO_TERMINATED + <usize>w, stepTerminal == TERMINAL_BUDGET ? 1 : 0);
   store<u8>(IO_TRUNCATED + <usize>w, stepTerminal == TERMINAL_FLIGHT_END ? 1 : 0);
-  store<f64>(info + (I_COST << 3), stepCost);
-  store<f64>(info + (I_WON << 3), <f64>stepWon);
-  store<f64>(info + (I_CLICKED << 3), <f64>stepClicked);
-  store<f64>(info + (I_SLOT << 3), <f64>stepSlot);
-  store<f64>(info + (I_CHANNEL << 3), <f64>hI32(H_P_CHANNEL));
-  store<f64>(info + (I_SEGMENT << 3), <f64>segOf(u));
-  store<f64>(info + (I_CREDITED_VALUE << 3), hF64(H_REWARD_ACC));
-  store<f64>(info + (I_DECISION_ID << 3), hF64(H_DECISIONS));
-  store<f64>(info + (I_HOUR << 3), <f64>HOUR);
-  store<f64>(info + (I_USER << 3), <f64>u);
-  store<f64>(info + (I_IMPORTANCE << 3), segParam(segOf(u), SEGF_IMPORTANCE_WEIGHT));
-  store<f64>(info + (I_REF_VALUE_DOLLARS << 3), <f64>hF32(H_P_REF_VALUE));
-  store<f64>(info + (I_EPISODE << 3), <f64>hI32(H_EPISODE));
-  store<f64>(info + (I_OPPORTUNITIES << 3), <f64>stepOpps);
-  store<f64>(info + (I_TERMINAL_KIND << 3), <f64>stepTerminal);
+  store<f64>(info, stepCost, I_COST << 3);
+  store<f64>(info, <f64>stepWon, I_WON << 3);
+  store<f64>(info, <f64>stepClicked, I_CLICKED << 3);
+  store<f64>(info, <f64>stepSlot, I_SLOT << 3);
+  store<f64>(info, <f64>load<i32>(b, H_P_CHANNEL), I_CHANNEL << 3);
+  store<f64>(info, <f64>seg, I_SEGMENT << 3);
+  store<f64>(info, load<f64>(b, H_REWARD_ACC), I_CREDITED_VALUE << 3);
+  store<f64>(info, load<f64>(b, H_DECISIONS), I_DECISION_ID << 3);
+  store<f64>(info, <f64>HOUR, I_HOUR << 3);
+  store<f64>(info, <f64>u, I_USER << 3);
+  store<f64>(info, segParam(seg, SEGF_IMPORTANCE_WEIGHT), I_IMPORTANCE << 3);
+  store<f64>(info, <f64>load<f32>(b, H_P_REF_VALUE), I_REF_VALUE_DOLLARS << 3);
+  store<f64>(info, <f64>load<i32>(b, H_EPISODE), I_EPISODE << 3);
+  store<f64>(info, <f64>stepOpps, I_OPPORTUNITIES << 3);
+  store<f64>(info, <f64>stepTerminal, I_TERMINAL_KIND << 3);
 }
 
 function clearStep(): void {
