@@ -22,7 +22,7 @@ import {
 import { prm } from "./params";
 import { uniform, below, poisson } from "./rng";
 import { segParam, journeyTimeoutHours } from "./tables";
-import { wb, u8At, setU8, i32At, setI32, f32At, stageOf, segOf, ringIndex, tpAddr, userAddr, setNextEvent, refreshClass, segMove, devAddr, stat } from "./state";
+import { wb, u8At, setU8, i32At, setI32, f32At, stageOf, segOf, ringIndex, tpAddr, tpAddrAt, userAddr, userAddrAt, setNextEvent, refreshClass, segMove, devAddr, devAddrAt, stat } from "./state";
 import { OPP_EXPF } from "./market";
 import { NEVER, urgencyAt } from "./users";
 import { convert } from "./conversion";
@@ -51,13 +51,14 @@ export function sampleDelayHours(u: i32, hour: i32): i32 {
 }
 
 export function scheduleNext(u: i32): void {
-  const stage = stageOf(u);
+  const ua = userAddr(u);
+  const stage = <i32>load<u8>(ua, U_STAGE);
   let next = NEVER;
   if (stage >= STAGE_CONVERTED) {
-    next = i32At(U_REENTRY, u);
+    next = load<i32>(ua, U_REENTRY);
   } else if (stage != STAGE_UNAWARE) {
-    next = i32At(U_LAST_TOUCH, u) + journeyTimeoutHours();
-    const cc = i32At(U_CONV_CHECK, u);
+    next = load<i32>(ua, U_LAST_TOUCH) + journeyTimeoutHours();
+    const cc = load<i32>(ua, U_CONV_CHECK);
     if (cc >= 0 && cc < next) next = cc;
   }
   setNextEvent(u, next);
@@ -77,56 +78,60 @@ export function recordTouch(
   u: i32, hour: i32, adv: i32, channel: i32, creative: i32, device: i32, slot: i32,
   clicked: bool, decision: u32,
 ): void {
-  const head = u8At(U_RING_HEAD, u);
-  const k = ringIndex(u, head);
+  // the world base and the user's record through locals, read with constant offsets (the
+  // accessors' global bases cost V8 a reload at every use)
+  const b = wb;
+  const ua = userAddrAt(b, u);
+  const head = <i32>load<u8>(ua, U_RING_HEAD);
   // hours are kept relative to the journey's first touch; this touch starts the journey when the
   // user is still unaware (onImpression sets U_JSTART to this hour right after)
-  const start = stageOf(u) == STAGE_UNAWARE ? hour : i32At(U_JSTART, u);
+  const start = <i32>load<u8>(ua, U_STAGE) == STAGE_UNAWARE ? hour : load<i32>(ua, U_JSTART);
   let delta = hour - start;
   if (delta > 65534) delta = 65534; // 65535 marks 'no touch' in the device counters
-  const p = tpAddr(k);
-  store<u32>(p + R_DECISION, decision);
-  store<u16>(p + R_HOUR, <u16>delta);
-  store<u16>(p + R_FLAGS, <u16>((clicked ? 1 : 0) | (device << 1) | (slot << 3) | (channel << 5) | (adv << 8) | (creative << 12)));
-  setU8(U_RING_HEAD, u, head + 1 == RING ? 0 : head + 1);
-  const dv = devAddr(u) + <usize>device * DEV_BYTES;
+  const p = tpAddrAt(b, ringIndex(u, head));
+  store<u32>(p, decision, R_DECISION);
+  store<u16>(p, <u16>delta, R_HOUR);
+  store<u16>(p, <u16>((clicked ? 1 : 0) | (device << 1) | (slot << 3) | (channel << 5) | (adv << 8) | (creative << 12)), R_FLAGS);
+  store<u8>(ua, <u8>(head + 1 == RING ? 0 : head + 1), U_RING_HEAD);
   if (adv == 0) {
-    const n = load<u8>(dv + D_OUR_TOUCHES);
-    if (n < 255) store<u8>(dv + D_OUR_TOUCHES, n + 1);
+    const dv = devAddrAt(b, u) + <usize>device * DEV_BYTES;
+    const n = load<u8>(dv, D_OUR_TOUCHES);
+    if (n < 255) store<u8>(dv, n + 1, D_OUR_TOUCHES);
     if (clicked) {
-      const c = load<u8>(dv + D_OUR_CLICKS);
-      if (c < 255) store<u8>(dv + D_OUR_CLICKS, c + 1);
+      const c = load<u8>(dv, D_OUR_CLICKS);
+      if (c < 255) store<u8>(dv, c + 1, D_OUR_CLICKS);
     }
-    store<u8>(dv + D_CHANNELS, <u8>((<i32>load<u8>(dv + D_CHANNELS) & 31) | (1 << channel) | (clicked ? 128 : 0)));
-    if (<i32>load<u16>(dv + D_FIRST_OUR) == NO_TOUCH) store<u16>(dv + D_FIRST_OUR, <u16>delta);
-    store<u16>(dv + D_LAST_OUR, <u16>delta);
+    store<u8>(dv, <u8>((<i32>load<u8>(dv, D_CHANNELS) & 31) | (1 << channel) | (clicked ? 128 : 0)), D_CHANNELS);
+    if (<i32>load<u16>(dv, D_FIRST_OUR) == NO_TOUCH) store<u16>(dv, <u16>delta, D_FIRST_OUR);
+    store<u16>(dv, <u16>delta, D_LAST_OUR);
   } else {
-    const r = u8At(U_RIVAL_TOUCHES, u);
-    if (r < 255) setU8(U_RIVAL_TOUCHES, u, r + 1);
+    const r = load<u8>(ua, U_RIVAL_TOUCHES);
+    if (r < 255) store<u8>(ua, r + 1, U_RIVAL_TOUCHES);
   }
-  const count = u8At(U_RING_COUNT, u);
-  if (count < RING) setU8(U_RING_COUNT, u, count + 1);
-  setI32(U_TOUCHES, u, i32At(U_TOUCHES, u) + 1);
+  const count = <i32>load<u8>(ua, U_RING_COUNT);
+  if (count < RING) store<u8>(ua, <u8>(count + 1), U_RING_COUNT);
+  store<i32>(ua, load<i32>(ua, U_TOUCHES) + 1, U_TOUCHES);
 }
 
 // Stage transitions after an impression (and its click, if any) on channel `ch`. The caller
 // reschedules the user's next event (scheduleNext) once the page's ads are all shown.
 export function onImpression(u: i32, hour: i32, ch: i32, clicked: bool): void {
-  let stage = stageOf(u);
+  const ua = userAddr(u); // one read of the world base (V8 reloads the global at every use)
+  let stage = <i32>load<u8>(ua, U_STAGE);
   if (stage == STAGE_UNAWARE) {
     startJourney(u, hour);
     stage = STAGE_AWARE;
   } else if (stage < STAGE_INTENT) {
     const lift = prm(P_CHANNELS + ch * CH_STRIDE + CHF_INTENT_LIFT);
-    const p = prm(P_IMPRESSION_ADVANCE_PROB) * lift * <f64>f32At(U_ATTENTION, u) * OPP_EXPF;
+    const p = prm(P_IMPRESSION_ADVANCE_PROB) * lift * <f64>load<f32>(ua, U_ATTENTION) * OPP_EXPF;
     if (uniform() < p) stage++;
   }
   if (clicked && stage < STAGE_INTENT) {
     const lift = prm(P_CHANNELS + ch * CH_STRIDE + CHF_INTENT_LIFT);
     if (uniform() < prm(P_CLICK_ADVANCE_PROB) * lift) stage++;
   }
-  setU8(U_STAGE, u, stage);
-  setI32(U_LAST_TOUCH, u, hour);
+  store<u8>(ua, <u8>stage, U_STAGE);
+  store<i32>(ua, hour, U_LAST_TOUCH);
 }
 
 export function clearDeviceHistory(u: i32): void {

@@ -38,7 +38,8 @@ export function setWorldBase(p: usize): void {
 // caller: a hot function holds it in a local, where the global `wb` costs V8 a reload at every use.
 @inline export function userAddrAt(b: usize, u: i32): usize { return b + USERS + (<usize>u << 6); }
 @inline export function userAddr(u: i32): usize { return userAddrAt(wb, u); }
-@inline export function devAddr(u: i32): usize { return wb + DEVS + (<usize>u << 5); }
+@inline export function devAddrAt(b: usize, u: i32): usize { return b + DEVS + (<usize>u << 5); }
+@inline export function devAddr(u: i32): usize { return devAddrAt(wb, u); }
 @inline export function u8At(field: usize, u: i32): i32 { return <i32>load<u8>(userAddr(u) + field); }
 @inline export function setU8(field: usize, u: i32, v: i32): void { store<u8>(userAddr(u) + field, <u8>v); }
 @inline export function i32At(field: usize, u: i32): i32 { return load<i32>(userAddr(u) + field); }
@@ -139,7 +140,8 @@ export function segMove(u: i32, from: i32, to: i32): void {
   store<u8>(wb + ACT_CLASS + <usize>u, <u8>(out ? OUT_OF_MARKET : <i32>load<u8>(userAddr(u) + U_SEG)));
 }
 // address of touchpoint record k (k = ringIndex(u, slot))
-@inline export function tpAddr(k: usize): usize { return wb + RINGS + (k << 3); }
+@inline export function tpAddrAt(b: usize, k: usize): usize { return b + RINGS + (k << 3); }
+@inline export function tpAddr(k: usize): usize { return tpAddrAt(wb, k); }
 @inline export function tpFlags(k: usize): i32 { return <i32>load<u16>(tpAddr(k) + R_FLAGS); }
 @inline export function tpHour(u: i32, k: usize): i32 {
   return load<i32>(userAddr(u) + U_JSTART) + <i32>load<u16>(tpAddr(k) + R_HOUR);
