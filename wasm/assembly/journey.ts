@@ -22,7 +22,7 @@ import {
 import { prm } from "./params";
 import { uniform, below, poisson } from "./rng";
 import { segParam, journeyTimeoutHours } from "./tables";
-import { wb, u8At, setU8, i32At, setI32, f32At, stageOf, segOf, ringIndex, tpAddr, tpAddrAt, userAddr, userAddrAt, setNextEvent, refreshClass, segMove, devAddr, devAddrAt, stat } from "./state";
+import { wb, setU8, i32At, setI32, f32At, stageOf, segOf, ringIndex, tpAddrAt, userAddr, userAddrAt, setNextEvent, refreshClass, segMove, devAddr, devAddrAt, stat } from "./state";
 import { OPP_EXPF } from "./market";
 import { NEVER, urgencyAt } from "./users";
 import { convert } from "./conversion";
