@@ -62,14 +62,17 @@ export function rngSeed(seedLo: number, seedHi: number): void {
 
 /** nextU64(): returns the draw's high half (u32); the low half is left in nextLo (int32 bits). */
 export let nextLo = 0;
-export function nextU64(): number {
-  // S += 0x9e3779b97f4a7c15
+// S += 0x9e3779b97f4a7c15: the state's move for one draw
+function advance(): void {
   const s = S_LO >>> 0;
   const lo = (s + 0x7f4a7c15) >>> 0;
-  const hi = ((S_HI >>> 0) + 0x9e3779b9 + (lo < s ? 1 : 0)) >>> 0;
+  S_HI = (((S_HI >>> 0) + 0x9e3779b9 + (lo < s ? 1 : 0)) >>> 0) | 0;
   S_LO = lo | 0;
-  S_HI = hi | 0;
-  mix64(hi, lo);
+}
+
+export function nextU64(): number {
+  advance();
+  mix64(S_HI >>> 0, S_LO >>> 0);
   nextLo = Z_LO;
   return Z_HI >>> 0;
 }
@@ -77,12 +80,7 @@ export function nextU64(): number {
 /** Advances the stream past k draws without computing them (the state moves by a fixed increment
  *  a draw), as skipDraws(k) in the kernel. */
 export function skipDraws(k: number): void {
-  for (let i = 0; i < k; i++) {
-    const s = S_LO >>> 0;
-    const lo = (s + 0x7f4a7c15) >>> 0;
-    S_HI = (((S_HI >>> 0) + 0x9e3779b9 + (lo < s ? 1 : 0)) >>> 0) | 0;
-    S_LO = lo | 0;
-  }
+  for (let i = 0; i < k; i++) advance();
 }
 
 export function nextU32(): number {
