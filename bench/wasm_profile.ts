@@ -8,7 +8,8 @@
 //   node dist/bench/wasm_profile.js [steps=60000] [rows=25]
 //
 // It compiles a copy of the core with function names (asc --debug over the release target, the
-// same optimised code plus a name section) into a temporary tree beside a copy of dist/, runs
+// same optimised code plus a name section, then the release build's second Binaryen pass of
+// wasm/optimize.mjs, so functions inlined there count in their callers) into a temporary tree beside a copy of dist/, runs
 // bench/world_instructions.ts (4 worlds, truthful bids) under valgrind, and attributes every
 // instruction address to the wasm function whose code holds it. The counts include the worlds'
 // reset, the same for both builds of an A/B. Needs valgrind (Debian: apt-get install valgrind).
@@ -113,6 +114,11 @@ async function main(): Promise<void> {
     symlinkSync(join(root, "node_modules"), join(tmp, "node_modules"));
     const build = spawnSync(asc, ["wasm/assembly/index.ts", "--target", "release", "--debug", "--outFile", join(tmp, "wasm", "build", "release.wasm")], { cwd: root, encoding: "utf8" });
     if (build.status !== 0) fail(`asc failed: ${build.stderr}`);
+    // the release build's second Binaryen pass (wasm/optimize.mjs), names kept: the profile is of
+    // the code that runs, so functions inlined there count in their callers here
+    const named = join(tmp, "wasm", "build", "release.wasm");
+    const post = spawnSync(process.execPath, [join(root, "wasm", "optimize.mjs"), named, named, "--names"], { cwd: root, encoding: "utf8" });
+    if (post.status !== 0) fail(`wasm/optimize.mjs failed: ${post.stderr}`);
     const cgFile = join(tmp, "callgrind.out");
     const run = spawnSync("valgrind", [
       "--tool=callgrind", "--dump-instr=yes", `--callgrind-out-file=${cgFile}`,
