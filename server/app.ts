@@ -4,7 +4,7 @@
 // decision log records served bids so feedback can be joined to them for offline training.
 import { join } from "node:path";
 import Fastify, {
-  type FastifyBaseLogger, type FastifyInstance, type onResponseHookHandler, type FastifyServerOptions, type RawReplyDefaultExpression,
+  type FastifyBaseLogger, type FastifyRequest, type FastifyInstance, type onResponseHookHandler, type FastifyServerOptions, type RawReplyDefaultExpression,
   type RawRequestDefaultExpression, type RawServerDefault,
 } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
@@ -230,12 +230,20 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   }
   if (opts.rateLimit !== false) {
     const rl = opts.rateLimit ?? { max: 1_000_000, timeWindowMs: 60_000 };
+    // probes and the API description are not limited: their routes get no rate-limit hook at all
+    // (this onRoute hook runs before the plugin's), so no request pays for an allow-list check
+    app.addHook("onRoute", (r) => {
+      if (PUBLIC.test(r.url)) r.config = { ...(r.config as object | undefined), rateLimit: false } as typeof r.config;
+    });
+    const keyed = opts.apiKeys !== undefined && opts.apiKeys.length > 0;
     await app.register(rateLimit, {
       max: rl.max,
       timeWindow: rl.timeWindowMs,
-      keyGenerator: (req) => { const k = apiKeyOf(req.headers); return k === undefined ? `ip:${req.ip}` : `key:${keyDigest(k).toString("hex")}`; },
-      allowList: (req) => PUBLIC.test(req.url),
-      errorResponseBuilder: (_req, c) => ({ ...errorBody(429, "rate_limited", `rate limit: at most ${c.max} requests per ${c.after} for this API key; retry after ${c.after}`), statusCode: 429 }),
+      // with API keys, one budget per key (the auth hook has already refused unknown keys); without,
+      // one per client address (the plugin's own key), since an unchecked key header would let a
+      // client open a fresh budget per request
+      ...(keyed ? { keyGenerator: (req: FastifyRequest) => keyDigest(apiKeyOf(req.headers) ?? "").toString("hex") } : {}),
+      errorResponseBuilder: (_req, c) => ({ ...errorBody(429, "rate_limited", `rate limit: at most ${c.max} requests per ${c.after} for this ${keyed ? "API key" : "client address"}; retry after ${c.after}`), statusCode: 429 }),
     });
   }
   if (opts.loadShedding !== false) {

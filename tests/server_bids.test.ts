@@ -241,6 +241,21 @@ describe("operations", () => {
       const limited = await send(key);
       expect(limited.json()).toMatchObject({ statusCode: 429, code: "rate_limited" });
       expect((await send(key2)).statusCode).toBe(200);
+      // probes are never limited
+      for (let i = 0; i < 5; i++) expect((await a.inject("/healthz")).statusCode).toBe(200);
+    } finally {
+      await a.close();
+    }
+  });
+
+  it("without API keys, rate limiting is keyed on the client address: a made-up key header opens no fresh budget", async () => {
+    const a = await app({ checkpoint: other, rateLimit: { max: 2, timeWindowMs: 60_000 } });
+    try {
+      const codes = [];
+      for (let i = 0; i < 3; i++) codes.push((await a.inject({ method: "POST", url: "/v1/bid", payload: body, headers: { "x-api-key": `made-up-key-${i}` } })).statusCode);
+      expect(codes).toEqual([200, 200, 429]);
+      expect((await a.inject({ method: "POST", url: "/v1/bid", payload: body })).json()).toMatchObject({ statusCode: 429, code: "rate_limited" });
+      for (let i = 0; i < 5; i++) expect((await a.inject("/readyz")).statusCode).toBe(200);
     } finally {
       await a.close();
     }

@@ -7,7 +7,7 @@
 // call kept its frame set-up, spills and the reloads of globals around it. Raising the limits lets
 // Binaryen inline them and optimise each caller as one body.
 //
-// The limits were chosen by measurement (notes in README, "WASM build"): flexible 2000 / one-caller
+// The limits were chosen by measurement (README, "Performance"): flexible 2000 / one-caller
 // 5000 ran the world about 12% and the policy about 5% faster than asc's own output, in paired runs
 // on this machine; twice those limits was slower again (more code than the caches like). The
 // output computes exactly what asc's did: observations, rewards, infos and world bytes are
