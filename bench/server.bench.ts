@@ -20,7 +20,10 @@
 //   server.bids.request_bytes, server.bids.arrow.request_bytes  the two bodies' sizes
 //   server.bid.p99_under_sim_ms   single-bid p99 at 5,000 req/s while a 100-world what-if simulation
 //                                 runs in the server's simulation pool
-//   server.bid.p99_under_sim_ratio  that p99 ÷ the idle p99 (target < 2)
+//   server.bid.p99_before_sim_ms  the same p99 measured just before the simulation started (idle)
+//   server.bid.p99_under_sim_ratio  the pair's ratio, under ÷ before (target < 2): the median pair of
+//                                 three in a full run, the one pair in a quick run
+//   server.bid.p99_under_sim_ratio_max  the largest of those pairs' ratios
 //   server.bid.c8.p99_ms          single-bid p99 at the same 5,000 req/s from 8 connections instead of 16
 //   server.bid.c8.fixed_rate_req_per_s  the rate it reached
 //   server.bare_fastify.p99_ms    the control: p99 of a bare Fastify route (bench/bare_server.ts: JSON body
@@ -206,30 +209,48 @@ export async function benchServer(opts: SuiteOptions): Promise<Record<string, nu
     out["server.bids.arrow.request_bytes"] = arrowBody.length;
     out["server.bids.request_bytes"] = Buffer.byteLength(bids);
 
-    // bid p99 at the same fixed rate while a 100-world what-if simulation runs in the server's pool
-    // (after the saturating batch run the server sheds load until its event loop has recovered:
-    // wait for that, as a client honouring Retry-After would)
-    let sim: Response;
-    for (let attempt = 0; ; attempt++) {
-      await new Promise((r) => setTimeout(r, 1000));
-      sim = await fetch(`${url}/v1/simulations`, {
-        method: "POST", headers: { "content-type": "application/json" },
-        body: JSON.stringify({ market: "default", days: opts.quick ? 7 : 30, worlds: 100, seed: 7, bidder: { name: "pacing" }, scenarios: ["realistic"] }),
-      });
-      if (sim.status !== 503 || attempt >= 10) break;
-      await sim.text();
+    // bid p99 at the same fixed rate while a 100-world what-if simulation runs in the server's pool,
+    // against the idle p99 measured just before it (same server state, same stretch of the host's
+    // speed): the pair's ratio. A single pair is noisy here (1.0, 1.8 and 2.9 in three pairs of the same
+    // build and settings, session 10), so a full run takes the median of three pairs; quick runs one.
+    // After the saturating batch runs the server sheds load until its event loop has recovered:
+    // wait for that, as a client honouring Retry-After would. Each pair's simulation has its own
+    // seed (results are cached by request).
+    const pairs: { idle: number; busy: number; ratio: number; progress: number }[] = [];
+    for (let pair = 0; pair < (opts.quick ? 1 : 3); pair++) {
+      let sim: Response;
+      for (let attempt = 0; ; attempt++) {
+        await new Promise((r) => setTimeout(r, 1000));
+        const ready = await fetch(`${url}/readyz`);
+        await ready.text();
+        if (ready.status === 200 || attempt >= 10) break;
+      }
+      const before = await fixedRate(url, bid, seconds, 5000);
+      for (let attempt = 0; ; attempt++) {
+        sim = await fetch(`${url}/v1/simulations`, {
+          method: "POST", headers: { "content-type": "application/json" },
+          body: JSON.stringify({ market: "default", days: opts.quick ? 7 : 30, worlds: 100, seed: 7 + pair, bidder: { name: "pacing" }, scenarios: ["realistic"] }),
+        });
+        if (sim.status !== 503 || attempt >= 10) break;
+        await sim.text();
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+      if (sim.status !== 202) throw new Error(`simulation not accepted: ${sim.status} ${await sim.text()}`);
+      const simId = ((await sim.json()) as { id: string }).id;
+      await new Promise((r) => setTimeout(r, 300)); // let the pool pick the job up
+      const busy = await fixedRate(url, bid, seconds, 5000);
+      const state = (await (await fetch(`${url}/v1/simulations/${simId}`)).json()) as { status: string; progress: number };
+      // the simulation must have been running for the whole measurement, else the ratio means nothing
+      if (state.status === "completed") process.stderr.write("server bench: the simulation finished before the bid measurement ended; the ratio covers part of the run\n");
+      await fetch(`${url}/v1/simulations/${simId}`, { method: "DELETE" });
+      pairs.push({ idle: before.latency.p99, busy: busy.latency.p99, ratio: busy.latency.p99 / Math.max(before.latency.p99, 1), progress: state.progress });
     }
-    if (sim.status !== 202) throw new Error(`simulation not accepted: ${sim.status} ${await sim.text()}`);
-    const simId = ((await sim.json()) as { id: string }).id;
-    await new Promise((r) => setTimeout(r, 300)); // let the pool pick the job up
-    const busy = await fixedRate(url, bid, seconds, 5000);
-    const state = (await (await fetch(`${url}/v1/simulations/${simId}`)).json()) as { status: string; progress: number };
-    out["server.bid.p99_under_sim_ms"] = busy.latency.p99;
-    out["server.bid.p99_under_sim_ratio"] = busy.latency.p99 / Math.max(idle.latency.p99, 1);
-    // the simulation must have been running for the whole measurement, else the ratio means nothing
-    out["server.bid.sim_progress_after"] = state.progress;
-    if (state.status === "completed") process.stderr.write("server bench: the simulation finished before the bid measurement ended; the ratio covers part of the run\n");
-    await fetch(`${url}/v1/simulations/${simId}`, { method: "DELETE" });
+    const mid = [...pairs].sort((x, y) => x.ratio - y.ratio)[pairs.length >> 1];
+    out["server.bid.p99_under_sim_ms"] = mid.busy;
+    out["server.bid.p99_before_sim_ms"] = mid.idle;
+    out["server.bid.p99_under_sim_ratio"] = mid.ratio;
+    out["server.bid.p99_under_sim_ratio_max"] = Math.max(...pairs.map((x) => x.ratio));
+    out["server.bid.sim_progress_after"] = mid.progress;
   } finally {
     await stopProcess(child);
     rmSync(root, { recursive: true, force: true });
