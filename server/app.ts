@@ -93,6 +93,10 @@ declare module "fastify" {
   interface FastifyInstance {
     gaelp: AppContext;
   }
+  interface FastifyRequest {
+    /** which configured API key the auth hook matched (-1: none checked); the rate limit's key */
+    apiKeyIndex: number;
+  }
 }
 
 const ALWAYS_ACTIVE: CampaignGate = { status: () => ({ state: "active" }) };
@@ -219,13 +223,16 @@ export async function buildApp(opts: AppOptions): Promise<App> {
 
   if (opts.apiKeys !== undefined && opts.apiKeys.length > 0) {
     const digests = opts.apiKeys.map(keyDigest);
+    app.decorateRequest("apiKeyIndex", -1);
     app.addHook("onRequest", async (req, reply) => {
       if (PUBLIC.test(req.url)) return;
       const key = apiKeyOf(req.headers);
       const d = key === undefined ? undefined : keyDigest(key);
-      if (d === undefined || !digests.some((k) => timingSafeEqual(k, d))) {
+      const i = d === undefined ? -1 : digests.findIndex((k) => timingSafeEqual(k, d));
+      if (i < 0) {
         return reply.code(401).header("www-authenticate", "ApiKey").send(errorBody(401, "unauthorized", key === undefined ? "an API key is required (x-api-key header or Authorization: Bearer KEY)" : "the API key is not valid"));
       }
+      req.apiKeyIndex = i;
     });
   }
   if (opts.rateLimit !== false) {
@@ -239,10 +246,11 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     await app.register(rateLimit, {
       max: rl.max,
       timeWindow: rl.timeWindowMs,
-      // with API keys, one budget per key (the auth hook has already refused unknown keys); without,
-      // one per client address (the plugin's own key), since an unchecked key header would let a
-      // client open a fresh budget per request
-      ...(keyed ? { keyGenerator: (req: FastifyRequest) => keyDigest(apiKeyOf(req.headers) ?? "").toString("hex") } : {}),
+      // with API keys, one budget per key: the one the auth hook matched (it has refused unknown
+      // keys already, and the key is not hashed twice); without, one per client address (the
+      // plugin's own key), since an unchecked key header would let a client open a fresh budget
+      // per request
+      ...(keyed ? { keyGenerator: (req: FastifyRequest) => `key:${req.apiKeyIndex}` } : {}),
       errorResponseBuilder: (_req, c) => ({ ...errorBody(429, "rate_limited", `rate limit: at most ${c.max} requests per ${c.after} for this ${keyed ? "API key" : "client address"}; retry after ${c.after}`), statusCode: 429 }),
     });
   }
