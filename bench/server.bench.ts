@@ -14,9 +14,10 @@
 //   server.bids.policy_bids_per_s  decisions per second answered with the policy's bid (not the fallback)
 //   server.bids.per_core_bids_per_s  decisions per second of the server process's CPU (all threads)
 //   server.bids.main_cpu_ms_per_batch  main-thread CPU per 1,024-opportunity request
+//   server.bids.shed_share        share of batch requests load shedding refused with 503 (not in bids_per_s)
 //   server.bids.arrow.*           the same 1,024-opportunity batch as an Arrow IPC stream body (POST
 //                                 /v1/bids?campaignId=..., columns obs and refValue): bids_per_s,
-//                                 policy_bids_per_s, fallback_share, main_cpu_ms_per_batch, per_core_bids_per_s
+//                                 policy_bids_per_s, fallback_share, shed_share, main_cpu_ms_per_batch, per_core_bids_per_s
 //   server.bids.request_bytes, server.bids.arrow.request_bytes  the two bodies' sizes
 //   server.bid.p99_under_sim_ms   single-bid p99 at 5,000 req/s while a 100-world what-if simulation
 //                                 runs in the server's simulation pool
@@ -183,6 +184,9 @@ export async function benchServer(opts: SuiteOptions): Promise<Record<string, nu
     out["server.bids.bids_per_s"] = (b["2xx"] * batch) / seconds;
     out["server.bids.per_core_bids_per_s"] = (b["2xx"] * batch) / (cpuSeconds(child.pid!) - cpuB0);
     out["server.bids.p99_ms"] = b.latency.p99;
+    // batches refused with 503 by load shedding (the main thread saturated: event-loop utilisation
+    // over its limit); they are not in bids_per_s
+    out["server.bids.shed_share"] = b.non2xx / Math.max(1, b["2xx"] + b.non2xx);
 
     // the same batch as an Arrow IPC stream body (server/routes/arrow_batch.ts)
     const obs = Float32Array.from({ length: batch * OBS_DIM }, (_, k) => sampleObs(Math.floor(k / OBS_DIM))[k % OBS_DIM]);
@@ -206,6 +210,7 @@ export async function benchServer(opts: SuiteOptions): Promise<Record<string, nu
     out["server.bids.arrow.fallback_share"] = arrowFallback / Math.max(1, arrowPolicy + arrowFallback);
     out["server.bids.arrow.main_cpu_ms_per_batch"] = ((mainThreadSeconds(child.pid!) - mainA0) * 1e3) / Math.max(1, a["2xx"] + a.non2xx);
     out["server.bids.arrow.per_core_bids_per_s"] = (a["2xx"] * batch) / (cpuSeconds(child.pid!) - cpuA0);
+    out["server.bids.arrow.shed_share"] = a.non2xx / Math.max(1, a["2xx"] + a.non2xx);
     out["server.bids.arrow.request_bytes"] = arrowBody.length;
     out["server.bids.request_bytes"] = Buffer.byteLength(bids);
 

@@ -51,15 +51,27 @@ export function errorBody(statusCode: number, code: string, message: string, fie
   return { statusCode, error: STATUS_CODES[statusCode] ?? "Error", code, message, ...(field !== undefined ? { field } : {}) };
 }
 
+/** Whether a JSON text may hold a `__proto__` or `constructor` key. A key can spell them out or
+ *  write any of their letters as a \u escape, so a text with neither word and no "\u" holds
+ *  neither key, and neither does a text without a leading byte-order mark that secure-json-parse
+ *  would strip first. Three substring searches: secure-json-parse runs two regular expressions over
+ *  the whole text after parsing it, 0.24 ms of a 130 KB batch of 1,024 bids on this machine, where
+ *  the searches take 8 us (measured in-process). */
+export function mayHoldForbiddenKey(text: string): boolean {
+  return text.charCodeAt(0) === 0xfeff || text.includes("__proto__") || text.includes("constructor") || text.includes("\\u");
+}
+
 /** JSON bodies: parsed with secure-json-parse, refusing `__proto__` and `constructor.prototype`
- *  keys (prototype poisoning) with a 400 that says so, as it says what else is wrong. */
+ *  keys (prototype poisoning) with a 400 that says so, as it says what else is wrong. Texts that
+ *  cannot hold such a key (mayHoldForbiddenKey) go straight to JSON.parse, which secure-json-parse
+ *  would call and return as it is. */
 export function registerJsonParser(app: FastifyInstance): void {
   app.removeContentTypeParser("application/json");
   app.addContentTypeParser("application/json", { parseAs: "string" }, (_req, body, done) => {
     const text = body as string;
     if (text.length === 0) return done(new HttpError(400, "invalid_json", "the body is empty; expected a JSON object"), undefined);
     try {
-      done(null, sjson.parse(text, undefined, { protoAction: "error", constructorAction: "error" }));
+      done(null, mayHoldForbiddenKey(text) ? sjson.parse(text, undefined, { protoAction: "error", constructorAction: "error" }) : JSON.parse(text));
     } catch (e) {
       const msg = (e as Error).message;
       const poisoned = /prototype/i.test(msg);

@@ -6,6 +6,9 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join, resolve } from "node:path";
+import { Value } from "@sinclair/typebox/value";
+import fc from "fast-check";
+import sjson from "secure-json-parse";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PolicyBidder } from "../agents/policy/bidder.js";
 import { defaultPolicySpec } from "../agents/policy/spec.js";
@@ -14,6 +17,8 @@ import { OBS_HIGH, OBS_LOW } from "../env/features.js";
 import { VectorEnv } from "../env/vector_env.js";
 import { type AppOptions, buildApp } from "../server/app.js";
 import type { CampaignGate } from "../server/contracts.js";
+import { mayHoldForbiddenKey } from "../server/errors.js";
+import { BidsAnswerText, BidsResponse } from "../server/routes/bids.js";
 import { loadCheckpointPolicy } from "../trainer/evaluate.js";
 import { writePolicyRun } from "../trainer/policy_run.js";
 import { readRunConfig } from "../trainer/run_dir.js";
@@ -319,6 +324,11 @@ describe("operations", () => {
       expect(proto.statusCode).toBe(400);
       expect(proto.json().code).toBe("forbidden_key");
       expect((await post(`{"constructor":{"prototype":{"polluted":1}}}`)).json().code).toBe("forbidden_key");
+      // the keys written with \u escapes, which the parser's substring pre-check must not let through
+      expect((await post(`{"campaignId":"c","\\u005f_proto\\u005F_":{"polluted":1}}`)).json().code).toBe("forbidden_key");
+      expect((await post(`{"\\u0063onstructor":{"prototype":{"polluted":1}}}`)).json().code).toBe("forbidden_key");
+      // a leading byte-order mark is skipped, as secure-json-parse does
+      expect((await post(`\uFEFF${JSON.stringify(body)}`)).statusCode).toBe(200);
       expect((await post("{not json")).json().code).toBe("invalid_json");
       const big = await post({ ...body, campaignId: "x".repeat(20_000) });
       expect(big.statusCode).toBe(413);
@@ -328,6 +338,52 @@ describe("operations", () => {
     } finally {
       await a.close();
     }
+  });
+});
+
+describe("JSON bodies", () => {
+  // the parser sends a text straight to JSON.parse when mayHoldForbiddenKey says it cannot hold a
+  // poisoned key: over random JSON with such keys spliced in, spelled out or with any of their
+  // letters \u-escaped, every text secure-json-parse refuses must be one the pre-check flags
+  it("the substring pre-check flags every text secure-json-parse refuses", () => {
+    const escaped = (word: string) => fc.array(fc.boolean(), { minLength: word.length, maxLength: word.length }).map((esc) =>
+      [...word].map((ch, i) => (esc[i] ? `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}` : ch)).join(""));
+    const key = fc.oneof(escaped("__proto__"), escaped("constructor"), fc.string({ maxLength: 12 }).map((k) => JSON.stringify(k).slice(1, -1)));
+    const text = fc.tuple(fc.json({ maxDepth: 2 }), key, fc.json({ maxDepth: 2 }), fc.constantFrom("", "\uFEFF")).map(([a, k, v, bom]) => {
+      const inner = a.startsWith("{") && a.length > 2 ? a.slice(1, -1) + "," : "";
+      return `${bom}{${inner}"${k}":${v}}`;
+    });
+    let refused = 0;
+    fc.assert(fc.property(text, (t) => {
+      let threw = false;
+      try {
+        sjson.parse(t, undefined, { protoAction: "error", constructorAction: "error" });
+      } catch {
+        threw = true;
+      }
+      if (threw) refused++;
+      return !threw || mayHoldForbiddenKey(t);
+    }), { numRuns: 2000 });
+    expect(refused).toBeGreaterThan(100); // the generator does produce poisoned texts
+  });
+});
+
+describe("the batch answer's JSON text", () => {
+  it("is JSON.stringify's text of the answer in the schema's field order, and valid against BidsResponse", () => {
+    const writer = new BidsAnswerText(); // one writer across runs: its per-level cache must follow changed levels
+    const num = fc.oneof(fc.double(), fc.integer({ min: -1e6, max: 1e6 }).map((x) => Math.fround(x / 1000)));
+    const decision = fc.record({ bidLevel: fc.integer({ min: 0, max: 5 }), creative: fc.integer({ min: 0, max: 7 }), bid: num, multiplier: num, value: num, logProb: num });
+    fc.assert(fc.property(
+      fc.array(decision, { minLength: 1, maxLength: 40 }), fc.stringMatching(/^[A-Za-z0-9._:-]{1,20}$/), fc.nat(), fc.boolean(),
+      (decisions, campaignId, version, deterministic) => {
+        const bidIds = decisions.map((_, i) => `0a1b2c3d4e-${i.toString(36)}`);
+        const text = writer.write(campaignId, version, deterministic, decisions.length, bidIds, decisions);
+        const bids = decisions.map((d, i) => ({ bidId: bidIds[i], bid: d.bid, bidLevel: d.bidLevel, multiplier: d.multiplier, creative: d.creative, value: d.value }));
+        expect(text).toBe(JSON.stringify({ status: "bid", campaignId, policyVersion: version, deterministic, bids }));
+        const finite = decisions.every((d) => [d.bid, d.multiplier, d.value].every(Number.isFinite));
+        if (finite) expect(Value.Check(BidsResponse, JSON.parse(text))).toBe(true);
+      },
+    ), { numRuns: 500 });
   });
 });
 
