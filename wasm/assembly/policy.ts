@@ -141,15 +141,30 @@ export function policyLoad(): i32 {
     inputs = n;
   }
   packHeads();
-  // the first layer's inputs are all nonzero when every feature's mean is (a raw 0 normalises to
-  // nonzero); then a fixed list beats the gather. Mostly: a few zero means still leave most rows.
-  let nonzeroMeans = 0;
-  for (let i = 0; i < OBS_DIM; i++) nonzeroMeans += <i32>(load<f32>(NORM_MEAN + (<usize>i << 2)) != 0);
-  denseFirst = nonzeroMeans * 4 >= OBS_DIM * 3;
-  const stride0 = pad4(units(0)) << 2;
-  for (let i = 0; i < OBS_DIM; i++) store<i32>(IN_OFF + (<usize>i << 2), i * stride0);
+  foldZeroInputs();
   policyLoaded = true;
   return 0;
+}
+
+// The first layer sees each input as its offset from the input's value at a raw 0 (Z0): a raw 0
+// is then an input of exactly 0, which the gather drops, and about 22 of the 50 raw features are
+// 0 in a typical observation (one-hot groups, counts of a fresh journey). The layer's bias takes
+// what the Z0s contribute: W x + b = W (x - Z0) + (b + W Z0), for every clipped value too (Z0 is
+// normalised and clipped as an input is). The folded bias is summed in f64 and rounded once.
+const Z0 = memory.data(<i32>(((OBS_DIM + 3) & ~3) << 2), 16);
+function foldZeroInputs(): void {
+  for (let i = 0; i < OBS_DIM; i++) store<f32>(Z0 + (<usize>i << 2), normaliseOne(0, i));
+  const n = units(0);
+  const np = pad4(n);
+  const kernel = PACKED + (<usize>OBS_DIM << 3);
+  const bias = kernel + (<usize>(OBS_DIM * np) << 2);
+  for (let j = 0; j < n; j++) {
+    let sum = <f64>load<f32>(bias + (<usize>j << 2));
+    for (let i = 0; i < OBS_DIM; i++) {
+      sum += <f64>load<f32>(kernel + (<usize>(i * np + j) << 2)) * <f64>load<f32>(Z0 + (<usize>i << 2));
+    }
+    store<f32>(bias + (<usize>j << 2), <f32>sum);
+  }
 }
 
 // The canonical layout keeps the three heads as separate tensors (kernel, bias each); the kernel
@@ -234,25 +249,16 @@ buildCompress();
   return m;
 }
 
-// A dense first layer: with trained normalisation (obs_mean not 0) every input of the first layer
-// is nonzero, so gathering them is pure overhead. Its list is then fixed: IN_OFF holds the row
-// offsets of the OBS_DIM inputs (written by policyLoad) and XIN, the normalised inputs, sits
-// NZ_SPLIT bytes further, so the row loops read it as they read a gathered list. Including an input
-// that happens to be zero changes nothing: it adds +-0 to a sum that ReLU or tanh then maps to the
-// same value (the next layer's gather drops a -0 as it drops +0).
-const IN_OFF = memory.data(<i32>NZ_SPLIT * 2, 16);
-const XIN = IN_OFF + NZ_SPLIT;
-let denseFirst = false;
+// The first layer's inputs (normalise), padded to whole vectors with zeros.
+const XIN = memory.data(<i32>(((OBS_DIM + 3) & ~3) << 2), 16);
 
 // max(x, -inf) = x: the floor of layers without ReLU
 const NO_FLOOR = f32x4.splat(-Infinity);
 
 // k (1..6, a constant where it is inlined) 4-lane outputs at o: bias at b plus the listed inputs'
 // rows (row offsets in [nz, nzEnd), values NZ_SPLIT bytes further) from column block wc. The
-// accumulators past k are never used, so the optimiser drops them and their tests. With `walk`
-// (a constant too) the list is every input in order, so the row pointer steps by `stride` instead
-// of reading the offsets.
-@inline function block(nz: usize, nzEnd: usize, wc: usize, b: usize, o: usize, floor: v128, k: i32, walk: bool, stride: usize): void {
+// accumulators past k are never used, so the optimiser drops them and their tests.
+@inline function block(nz: usize, nzEnd: usize, wc: usize, b: usize, o: usize, floor: v128, k: i32): void {
   const z = f32x4.splat(0);
   let a0 = v128.load(b);
   let a1 = k > 1 ? v128.load(b, 16) : z;
@@ -260,14 +266,12 @@ const NO_FLOOR = f32x4.splat(-Infinity);
   let a3 = k > 3 ? v128.load(b, 48) : z;
   let a4 = k > 4 ? v128.load(b, 64) : z;
   let a5 = k > 5 ? v128.load(b, 80) : z;
-  let row = wc;
   let q = nz;
   // up to 16 lanes, two rows a pass (the loop's own instructions are a good part of a row); wider
   // blocks one row a pass (two rows of 24 lanes spill vector registers: +2 k instructions a decision)
   for (; k <= 4 && q + 4 < nzEnd; q += 8) {
-    const wp = walk ? row : wc + <usize>load<i32>(q);
-    const wq = walk ? row + stride : wc + <usize>load<i32>(q, 4);
-    row += stride << 1;
+    const wp = wc + <usize>load<i32>(q);
+    const wq = wc + <usize>load<i32>(q, 4);
     const s = v128.load32_splat(q, NZ_SPLIT);
     a0 = f32x4.add(a0, f32x4.mul(s, v128.load(wp)));
     if (k > 1) a1 = f32x4.add(a1, f32x4.mul(s, v128.load(wp, 16)));
@@ -284,8 +288,7 @@ const NO_FLOOR = f32x4.splat(-Infinity);
     if (k > 5) a5 = f32x4.add(a5, f32x4.mul(t, v128.load(wq, 80)));
   }
   for (; q < nzEnd; q += 4) {
-    const wp = walk ? row : wc + <usize>load<i32>(q);
-    row += stride;
+    const wp = wc + <usize>load<i32>(q);
     const s = v128.load32_splat(q, NZ_SPLIT);
     a0 = f32x4.add(a0, f32x4.mul(s, v128.load(wp)));
     if (k > 1) a1 = f32x4.add(a1, f32x4.mul(s, v128.load(wp, 16)));
@@ -305,14 +308,14 @@ const NO_FLOOR = f32x4.splat(-Infinity);
 // out[0..np) = bias + the rows of the listed inputs [nz, nzEnd) (row offsets there, values NZ_SPLIT
 // bytes further). Output blocks of 24, then one of 20, 16, 12, 8 or 4 lanes: V8 keeps a block's
 // accumulators, its weight loads and the splatted input in the 15 vector registers it allocates
-// (a block of 32 spilled to the stack). `walk`: see block.
-@inline function denseImpl(nz: usize, nzEnd: usize, nIn: i32, w: usize, np: i32, out: usize, floor: v128, walk: bool): void {
+// (a block of 32 spilled to the stack).
+function dense(nz: usize, nzEnd: usize, nIn: i32, w: usize, np: i32, out: usize, floor: v128): void {
   const stride = np << 2;
   const bias = w + <usize>nIn * <usize>stride;
   let c = 0;
   for (; c + 24 <= np; c += 24) {
     const cb = <usize>c << 2;
-    block(nz, nzEnd, w + cb, bias + cb, out + cb, floor, 6, walk, stride);
+    block(nz, nzEnd, w + cb, bias + cb, out + cb, floor, 6);
   }
   const rest = np - c;
   const cb = <usize>c << 2;
@@ -320,25 +323,16 @@ const NO_FLOOR = f32x4.splat(-Infinity);
   const o = out + cb;
   const b = bias + cb;
   if (rest == 20) {
-    block(nz, nzEnd, wc, b, o, floor, 5, walk, stride);
+    block(nz, nzEnd, wc, b, o, floor, 5);
   } else if (rest == 16) {
-    block(nz, nzEnd, wc, b, o, floor, 4, walk, stride);
+    block(nz, nzEnd, wc, b, o, floor, 4);
   } else if (rest == 12) {
-    block(nz, nzEnd, wc, b, o, floor, 3, walk, stride);
+    block(nz, nzEnd, wc, b, o, floor, 3);
   } else if (rest == 8) {
-    block(nz, nzEnd, wc, b, o, floor, 2, walk, stride);
+    block(nz, nzEnd, wc, b, o, floor, 2);
   } else if (rest == 4) {
-    block(nz, nzEnd, wc, b, o, floor, 1, walk, stride);
+    block(nz, nzEnd, wc, b, o, floor, 1);
   }
-}
-
-function dense(nz: usize, nzEnd: usize, nIn: i32, w: usize, np: i32, out: usize, floor: v128): void {
-  denseImpl(nz, nzEnd, nIn, w, np, out, floor, false);
-}
-
-// A dense first layer (every input listed in order at IN_OFF).
-function denseFirstLayer(w: usize, np: i32, out: usize, floor: v128): void {
-  denseImpl(IN_OFF, IN_OFF + (<usize>OBS_DIM << 2), OBS_DIM, w, np, out, floor, true);
 }
 
 // A layer over the nonzero inputs of x (gathered into NZ_OFF).
@@ -381,9 +375,20 @@ function activateTanh(h: usize, np: i32): void {
   }
 }
 
-// XIN = clip((obs - mean) / std) over OBS_DIM inputs, zero in the padding lanes up to pad4(OBS_DIM).
-// Vector lanes first, then the scalar tail (obs rows are OBS_DIM floats: no read past a row). With
-// copy != 0 the raw observation is also copied there (a rollout's experience row) as it is read.
+// Input i of value raw normalised: clip((raw - mean) / std), as the vector lanes of normalise
+// compute it.
+@inline function normaliseOne(raw: f32, i: i32): f32 {
+  const o = <usize>i << 2;
+  let v = (raw - load<f32>(NORM_MEAN + o)) * load<f32>(NORM_INV + o);
+  if (v > clipHi) v = clipHi;
+  if (v < -clipHi) v = -clipHi;
+  return v;
+}
+
+// XIN = clip((obs - mean) / std) - Z0 over OBS_DIM inputs (see foldZeroInputs: exactly 0 where the
+// raw feature is 0), zero in the padding lanes up to pad4(OBS_DIM). Vector lanes first, then the
+// scalar tail (obs rows are OBS_DIM floats: no read past a row). With copy != 0 the raw observation
+// is also copied there (a rollout's experience row) as it is read.
 function normalise(obs: usize, copy: usize): void {
   const hi = f32x4.splat(clipHi);
   const lo = f32x4.splat(-clipHi);
@@ -393,17 +398,14 @@ function normalise(obs: usize, copy: usize): void {
     const raw = v128.load(obs + o);
     if (copy != 0) v128.store(copy + o, raw);
     const v = f32x4.mul(f32x4.sub(raw, v128.load(NORM_MEAN + o)), v128.load(NORM_INV + o));
-    v128.store(XIN + o, f32x4.max(f32x4.min(v, hi), lo));
+    v128.store(XIN + o, f32x4.sub(f32x4.max(f32x4.min(v, hi), lo), v128.load(Z0 + o)));
   }
   v128.store(XIN + (<usize>i << 2), f32x4.splat(0));
   for (; i < OBS_DIM; i++) {
     const o = <usize>i << 2;
     const raw = load<f32>(obs + o);
     if (copy != 0) store<f32>(copy + o, raw);
-    let v = (raw - load<f32>(NORM_MEAN + o)) * load<f32>(NORM_INV + o);
-    if (v > clipHi) v = clipHi;
-    if (v < -clipHi) v = -clipHi;
-    store<f32>(XIN + o, v);
+    store<f32>(XIN + o, normaliseOne(raw, i) - load<f32>(Z0 + o));
   }
 }
 
@@ -415,8 +417,7 @@ function forward(obs: usize, copy: usize): void {
   const floor = relu ? f32x4.splat(0) : NO_FLOOR;
   let w = PACKED + (<usize>OBS_DIM << 3);
   let np = pad4(units(0));
-  if (denseFirst) denseFirstLayer(w, np, HA, floor);
-  else denseSparse(XIN, OBS_DIM, w, np, HA, floor);
+  denseSparse(XIN, OBS_DIM, w, np, HA, floor);
   if (!relu) activateTanh(HA, np);
   w += <usize>(OBS_DIM * np + np) << 2;
   let x = HA;
