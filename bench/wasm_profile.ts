@@ -11,8 +11,9 @@
 // same optimised code plus a name section, then the release build's second Binaryen pass of
 // wasm/optimize.mjs, so functions inlined there count in their callers) into a temporary tree
 // beside a copy of dist/, runs bench/world_instructions.ts (4 worlds, truthful bids) under
-// valgrind, and attributes every instruction address to the wasm function whose code holds it. The counts include the worlds'
-// reset, the same for both builds of an A/B. Needs valgrind (Debian: apt-get install valgrind).
+// valgrind, and attributes every instruction address to the wasm function whose code holds it.
+// The counts include the worlds' reset, the same for both builds of an A/B. Needs valgrind
+// (Debian: apt-get install valgrind).
 import { spawnSync } from "node:child_process";
 import { cpSync, createReadStream, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";

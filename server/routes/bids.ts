@@ -140,12 +140,12 @@ export class BidsAnswerText {
   private readonly levelText: string[] = [];
 
   write(campaignId: string, policyVersion: number, deterministic: boolean, n: number, bidIds: readonly string[], decisions: readonly Decision[]): string {
-    let s = `{"status":"bid","campaignId":${JSON.stringify(campaignId)},"policyVersion":${num(policyVersion)},"deterministic":${deterministic},"bids":[`;
+    let s = `{"status":"bid","campaignId":${JSON.stringify(campaignId)},"policyVersion":${policyVersion},"deterministic":${deterministic},"bids":[`;
     for (let i = 0; i < n; i++) {
       const d = decisions[i];
       const level = d.bidLevel;
       let m = this.levelText[level];
-      if (this.levelValue[level] !== d.multiplier || m === undefined) {
+      if (this.levelValue[level] !== d.multiplier) {
         this.levelValue[level] = d.multiplier;
         m = this.levelText[level] = String(num(d.multiplier));
       }
