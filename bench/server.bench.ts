@@ -6,8 +6,17 @@
 //   server.bid.cpu_us_per_req     the server process's CPU time per request at saturation (from /proc)
 //   server.bid.per_core_req_per_s 1e6 / that: requests per second one core of the server sustains
 //   server.bid.main_cpu_us_per_req  the part of it on the main thread (the event loop every request waits for)
-//   server.bid.p99_ms             single-bid p99 latency at a fixed 5,000 req/s (the target point)
-//   server.bid.p50_ms             its median
+//   server.bid.p99_ms             single-bid p99 latency at a paced 5,000 req/s from 16 connections (the
+//                                 target point), by h2load (nghttp2-client): each connection sends a request
+//                                 every 3.2 ms on its own timer, one in flight; h2load logs every request's
+//                                 latency in µs. Absent, with a warning, when h2load is not installed
+//   server.bid.p50_ms, server.bid.p999_ms  its median and 99.9th percentile
+//   server.bid.fixed_rate_req_per_s  the rate the paced run reached (2xx answers per second)
+//   server.bid.autocannon.p99_ms  single-bid p99 at 5,000 req/s from 16 connections by autocannon's rate
+//                                 limiter, which lets each connection send its share of a second back to back
+//                                 from the second's start: a saturating burst every second (1 ms resolution,
+//                                 coordinated-omission correction on)
+//   server.bid.autocannon.fixed_rate_req_per_s  the rate it reached
 //   server.bids.bids_per_s        decisions per second through POST /v1/bids (1,024 per request)
 //   server.bids.fallback_share    share of those answered with the fallback (decided after the 10 ms deadline,
 //                                 which counts from arrival: time queued behind other batches included)
@@ -25,17 +34,20 @@
 //   server.bid.p99_under_sim_ratio  the pair's ratio, under ÷ before (target < 2): the median pair of
 //                                 three in a full run, the one pair in a quick run
 //   server.bid.p99_under_sim_ratio_max  the largest of those pairs' ratios
-//   server.bid.c8.p99_ms          single-bid p99 at the same 5,000 req/s from 8 connections instead of 16
+//   server.bid.c8.p99_ms          autocannon's 5,000 req/s from 8 connections instead of 16
 //   server.bid.c8.fixed_rate_req_per_s  the rate it reached
 //   server.bare_fastify.p99_ms    the control: p99 of a bare Fastify route (bench/bare_server.ts: JSON body
-//                                 parsed, fixed answer, no schema, hooks or policy) under the same 16-connection
-//                                 5,000 req/s load: the floor this machine's load generator and HTTP stack set
+//                                 parsed, fixed answer, no schema, hooks or policy) under the same paced
+//                                 16-connection 5,000 req/s load: the floor this machine's load generator and
+//                                 HTTP stack set
+//   server.bare_fastify.autocannon.p99_ms  the control under autocannon's 16-connection 5,000 req/s
 //   server.bare_fastify.main_cpu_us_per_req  its main-thread CPU per request
 // autocannon's latency histogram has 1 ms resolution: a p99 of 5 means [5, 6) ms.
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join, resolve } from "node:path";
+import { promisify } from "node:util";
 import { Field, FixedSizeList, Float32, Table, makeData, makeVector, tableToIPC, vectorFromArray } from "apache-arrow";
 import autocannon from "autocannon";
 import { resolveConfig } from "../env/config.js";
@@ -116,19 +128,82 @@ async function fixedRate(url: string, body: string, seconds: number, rate: numbe
   return cannon({ url: `${url}/v1/bid`, method: "POST", headers: { "content-type": "application/json" }, body, connections, overallRate: rate, duration: seconds });
 }
 
-/** The control: the same warm-up and fixed-rate load against a bare Fastify route (bench/bare_server.ts). */
+export interface PacedRun {
+  reqPerS: number; // 2xx answers per second
+  p50Ms: number;
+  p99Ms: number;
+  p999Ms: number;
+  non2xx: number;
+}
+
+/** Nearest-rank percentile of ascending `sorted`. */
+export function percentile(sorted: ArrayLike<number>, p: number): number {
+  if (sorted.length === 0) throw new Error("percentile of no values");
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))];
+}
+
+/** Parses h2load's --log-file (one row per request: start µs since epoch, status, latency µs). */
+export function pacedFromLog(log: string, seconds: number): PacedRun {
+  const ok: number[] = [];
+  let non2xx = 0;
+  for (const line of log.split("\n")) {
+    if (line === "") continue;
+    const [, status, us] = line.split("\t");
+    if (status === undefined || us === undefined || !Number.isFinite(Number(us))) throw new Error(`h2load log: malformed row ${JSON.stringify(line)}`);
+    if (status.startsWith("2")) ok.push(Number(us));
+    else non2xx++;
+  }
+  if (ok.length === 0) throw new Error(`h2load log: no 2xx answers (${non2xx} others)`);
+  const sorted = Float64Array.from(ok).sort();
+  return { reqPerS: ok.length / seconds, p50Ms: percentile(sorted, 0.5) / 1e3, p99Ms: percentile(sorted, 0.99) / 1e3, p999Ms: percentile(sorted, 0.999) / 1e3, non2xx };
+}
+
+let h2loadMissing: boolean | undefined;
+
+/** Single bids at a paced `rate` from `connections` HTTP/1.1 connections, by h2load (Debian/Ubuntu
+ *  package nghttp2-client), or null (with a warning) when h2load is not installed. Each connection
+ *  sends a request every connections/rate seconds on its own timer with one request in flight (a
+ *  late answer delays that connection's next request): the steady load a client fleet offers,
+ *  which autocannon's rate limiter does not (see server.bid.autocannon.p99_ms). h2load is C with
+ *  a few µs of CPU a request, so it also takes less of the core it shares with the server. */
+async function paced(url: string, body: string, dir: string, seconds: number, rate: number, connections = 16): Promise<PacedRun | null> {
+  if (h2loadMissing === undefined) {
+    h2loadMissing = await promisify(execFile)("h2load", ["--version"]).then(() => false, () => true);
+    if (h2loadMissing) process.stderr.write("server bench: h2load not found (apt-get install nghttp2-client): the paced p99 metrics (server.bid.p99_ms, server.bid.p50_ms, server.bid.p999_ms, server.bare_fastify.p99_ms) are not measured\n");
+  }
+  if (h2loadMissing) return null;
+  const bodyFile = join(dir, "paced-body.json");
+  const logFile = join(dir, "paced.log");
+  writeFileSync(bodyFile, body);
+  await promisify(execFile)("h2load", [
+    "--h1", "-c", String(connections), `--rps=${rate / connections}`, "-D", String(seconds), "--warm-up-time=1",
+    "-d", bodyFile, "-H", "content-type: application/json", "--log-file", logFile, `${url}/v1/bid`,
+  ], { maxBuffer: 1 << 20 });
+  try {
+    return pacedFromLog(readFileSync(logFile, "utf8"), seconds);
+  } finally {
+    rmSync(logFile, { force: true });
+    rmSync(bodyFile, { force: true });
+  }
+}
+
+/** The control: the same warm-up and fixed-rate loads against a bare Fastify route (bench/bare_server.ts). */
 async function bareFastify(body: string, seconds: number): Promise<Record<string, number>> {
   const { child, url } = await startProcess("dist/bench/bare_server.js", {});
+  const dir = mkdtempSync(join(tmpdir(), "gaelp-bench-bare-"));
   try {
     await cannon({ url: `${url}/v1/bid`, method: "POST", headers: { "content-type": "application/json" }, body, connections: 8, duration: 1 });
+    const out: Record<string, number> = {};
+    const p = await paced(url, body, dir, seconds, 5000);
+    if (p) out["server.bare_fastify.p99_ms"] = p.p99Ms;
     const main0 = mainThreadSeconds(child.pid!);
     const r = await fixedRate(url, body, seconds, 5000);
-    return {
-      "server.bare_fastify.p99_ms": r.latency.p99,
-      "server.bare_fastify.main_cpu_us_per_req": ((mainThreadSeconds(child.pid!) - main0) * 1e6) / Math.max(1, r["2xx"] + r.non2xx),
-    };
+    out["server.bare_fastify.autocannon.p99_ms"] = r.latency.p99;
+    out["server.bare_fastify.main_cpu_us_per_req"] = ((mainThreadSeconds(child.pid!) - main0) * 1e6) / Math.max(1, r["2xx"] + r.non2xx);
+    return out;
   } finally {
     await stopProcess(child);
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -157,13 +232,20 @@ export async function benchServer(opts: SuiteOptions): Promise<Record<string, nu
     out["server.bid.saturation_p99_ms"] = sat.latency.p99;
     out["server.bid.shed_share"] = sat.non2xx / Math.max(1, sat["2xx"] + sat.non2xx);
 
+    const p = await paced(url, bid, root, seconds, 5000);
+    if (p) {
+      if (p.non2xx > 0) process.stderr.write(`server bench: ${p.non2xx} paced bids were not answered 2xx\n`);
+      out["server.bid.p99_ms"] = p.p99Ms;
+      out["server.bid.p50_ms"] = p.p50Ms;
+      out["server.bid.p999_ms"] = p.p999Ms;
+      out["server.bid.fixed_rate_req_per_s"] = p.reqPerS;
+    }
+    // autocannon sends each connection's share of a second back to back from the second's start,
+    // so its p99 is mostly the wait behind the other connections' requests (about connections x
+    // the time per request, doubled where the generator and the server share one core)
     const idle = await fixedRate(url, bid, seconds, 5000);
-    out["server.bid.p99_ms"] = idle.latency.p99;
-    out["server.bid.p50_ms"] = idle.latency.p50;
-    out["server.bid.fixed_rate_req_per_s"] = idle["2xx"] / seconds;
-    // the same rate from 8 connections: autocannon sends each connection's share of a second
-    // back to back from the second's start, so the p99 above is mostly the wait behind the other
-    // connections' requests (about connections x the time per request)
+    out["server.bid.autocannon.p99_ms"] = idle.latency.p99;
+    out["server.bid.autocannon.fixed_rate_req_per_s"] = idle["2xx"] / seconds;
     const c8 = await fixedRate(url, bid, seconds, 5000, 8);
     out["server.bid.c8.p99_ms"] = c8.latency.p99;
     out["server.bid.c8.fixed_rate_req_per_s"] = c8["2xx"] / seconds;
