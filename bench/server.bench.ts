@@ -160,26 +160,30 @@ export function pacedFromLog(log: string, seconds: number): PacedRun {
 
 let h2loadMissing: boolean | undefined;
 
+const execFileP = promisify(execFile);
+
 /** Single bids at a paced `rate` from `connections` HTTP/1.1 connections, by h2load (Debian/Ubuntu
  *  package nghttp2-client), or null (with a warning) when h2load is not installed. Each connection
  *  sends a request every connections/rate seconds on its own timer with one request in flight (a
- *  late answer delays that connection's next request): the steady load a client fleet offers,
- *  which autocannon's rate limiter does not (see server.bid.autocannon.p99_ms). h2load is C with
- *  a few µs of CPU a request, so it also takes less of the core it shares with the server. */
+ *  late answer delays that connection's next request, and latency counts from the actual send):
+ *  a steady rate, which autocannon's rate limiter does not give (see server.bid.autocannon.p99_ms).
+ *  The timers start together, so requests arrive in groups of `connections`: conservative against
+ *  independent clients. h2load is C with a few µs of CPU a request, so it also takes less of the
+ *  core it shares with the server. */
 async function paced(url: string, body: string, dir: string, seconds: number, rate: number, connections = 16): Promise<PacedRun | null> {
   if (h2loadMissing === undefined) {
-    h2loadMissing = await promisify(execFile)("h2load", ["--version"]).then(() => false, () => true);
+    h2loadMissing = await execFileP("h2load", ["--version"]).then(() => false, () => true);
     if (h2loadMissing) process.stderr.write("server bench: h2load not found (apt-get install nghttp2-client): the paced p99 metrics (server.bid.p99_ms, server.bid.p50_ms, server.bid.p999_ms, server.bare_fastify.p99_ms) are not measured\n");
   }
   if (h2loadMissing) return null;
   const bodyFile = join(dir, "paced-body.json");
   const logFile = join(dir, "paced.log");
-  writeFileSync(bodyFile, body);
-  await promisify(execFile)("h2load", [
-    "--h1", "-c", String(connections), `--rps=${rate / connections}`, "-D", String(seconds), "--warm-up-time=1",
-    "-d", bodyFile, "-H", "content-type: application/json", "--log-file", logFile, `${url}/v1/bid`,
-  ], { maxBuffer: 1 << 20 });
   try {
+    writeFileSync(bodyFile, body);
+    await execFileP("h2load", [
+      "--h1", "-c", String(connections), `--rps=${rate / connections}`, "-D", String(seconds), "--warm-up-time=1",
+      "-d", bodyFile, "-H", "content-type: application/json", "--log-file", logFile, `${url}/v1/bid`,
+    ], { maxBuffer: 1 << 20 });
     return pacedFromLog(readFileSync(logFile, "utf8"), seconds);
   } finally {
     rmSync(logFile, { force: true });
