@@ -29,7 +29,9 @@
 //                                 policy_bids_per_s, fallback_share, shed_share, main_cpu_ms_per_batch, per_core_bids_per_s
 //   server.bids.request_bytes, server.bids.arrow.request_bytes  the two bodies' sizes
 //   server.bid.p99_under_sim_ms   single-bid p99 at 5,000 req/s while a 100-world what-if simulation
-//                                 runs in the server's simulation pool
+//                                 runs in the server's simulation pool: the paced load of server.bid.p99_ms,
+//                                 or autocannon's 16-connection fixed rate where h2load is missing
+//   server.bid.p99_under_sim_paced  1 when these pairs were paced (h2load), 0 when autocannon
 //   server.bid.p99_before_sim_ms  the same p99 measured just before the simulation started (idle)
 //   server.bid.p99_under_sim_ratio  the pair's ratio, under ÷ before (target < 2): the median pair of
 //                                 three in a full run, the one pair in a quick run
@@ -307,6 +309,13 @@ export async function benchServer(opts: SuiteOptions): Promise<Record<string, nu
     // After the saturating batch runs the server sheds load until its event loop has recovered:
     // wait for that, as a client honouring Retry-After would. Each pair's simulation has its own
     // seed (results are cached by request).
+    // Paced (h2load, µs resolution) where h2load is installed, else autocannon's fixed rate (1 ms
+    // resolution, its once-a-second bursts on both sides of the ratio): server.bid.p99_under_sim_paced says which.
+    const usePaced = !h2loadMissing;
+    const p99At5000 = async (): Promise<number> => {
+      if (usePaced) return (await paced(url, bid, root, seconds, 5000))!.p99Ms;
+      return (await fixedRate(url, bid, seconds, 5000)).latency.p99;
+    };
     const pairs: { idle: number; busy: number; ratio: number; progress: number }[] = [];
     for (let pair = 0; pair < (opts.quick ? 1 : 3); pair++) {
       let sim: Response;
@@ -316,7 +325,7 @@ export async function benchServer(opts: SuiteOptions): Promise<Record<string, nu
         await ready.text();
         if (ready.status === 200 || attempt >= 10) break;
       }
-      const before = await fixedRate(url, bid, seconds, 5000);
+      const before = await p99At5000();
       for (let attempt = 0; ; attempt++) {
         sim = await fetch(`${url}/v1/simulations`, {
           method: "POST", headers: { "content-type": "application/json" },
@@ -329,12 +338,13 @@ export async function benchServer(opts: SuiteOptions): Promise<Record<string, nu
       if (sim.status !== 202) throw new Error(`simulation not accepted: ${sim.status} ${await sim.text()}`);
       const simId = ((await sim.json()) as { id: string }).id;
       await new Promise((r) => setTimeout(r, 300)); // let the pool pick the job up
-      const busy = await fixedRate(url, bid, seconds, 5000);
+      const busy = await p99At5000();
       const state = (await (await fetch(`${url}/v1/simulations/${simId}`)).json()) as { status: string; progress: number };
       // the simulation must have been running for the whole measurement, else the ratio means nothing
       if (state.status === "completed") process.stderr.write("server bench: the simulation finished before the bid measurement ended; the ratio covers part of the run\n");
       await fetch(`${url}/v1/simulations/${simId}`, { method: "DELETE" });
-      pairs.push({ idle: before.latency.p99, busy: busy.latency.p99, ratio: busy.latency.p99 / Math.max(before.latency.p99, 1), progress: state.progress });
+      // autocannon's 1 ms buckets can read 0: the ratio is taken against at least one bucket
+      pairs.push({ idle: before, busy, ratio: busy / (usePaced ? before : Math.max(before, 1)), progress: state.progress });
     }
     const mid = [...pairs].sort((x, y) => x.ratio - y.ratio)[pairs.length >> 1];
     out["server.bid.p99_under_sim_ms"] = mid.busy;
@@ -342,6 +352,7 @@ export async function benchServer(opts: SuiteOptions): Promise<Record<string, nu
     out["server.bid.p99_under_sim_ratio"] = mid.ratio;
     out["server.bid.p99_under_sim_ratio_max"] = Math.max(...pairs.map((x) => x.ratio));
     out["server.bid.sim_progress_after"] = mid.progress;
+    out["server.bid.p99_under_sim_paced"] = usePaced ? 1 : 0;
   } finally {
     await stopProcess(child);
     rmSync(root, { recursive: true, force: true });
