@@ -175,7 +175,7 @@ const execFileP = promisify(execFile);
 async function paced(url: string, body: string, dir: string, seconds: number, rate: number, connections = 16): Promise<PacedRun | null> {
   if (h2loadMissing === undefined) {
     h2loadMissing = await execFileP("h2load", ["--version"]).then(() => false, () => true);
-    if (h2loadMissing) process.stderr.write("server bench: h2load not found (apt-get install nghttp2-client): the paced p99 metrics (server.bid.p99_ms, server.bid.p50_ms, server.bid.p999_ms, server.bare_fastify.p99_ms) are not measured\n");
+    if (h2loadMissing) process.stderr.write("server bench: h2load not found (apt-get install nghttp2-client): the paced p99 metrics (server.bid.p99_ms, server.bid.p50_ms, server.bid.p999_ms, server.bare_fastify.p99_ms) are not measured, and the under-simulation pairs use autocannon\n");
   }
   if (h2loadMissing) return null;
   const bodyFile = join(dir, "paced-body.json");
