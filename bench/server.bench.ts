@@ -311,11 +311,9 @@ export async function benchServer(opts: SuiteOptions): Promise<Record<string, nu
     // seed (results are cached by request).
     // Paced (h2load, µs resolution) where h2load is installed, else autocannon's fixed rate (1 ms
     // resolution, its once-a-second bursts on both sides of the ratio): server.bid.p99_under_sim_paced says which.
-    const usePaced = !h2loadMissing;
-    const p99At5000 = async (): Promise<number> => {
-      if (usePaced) return (await paced(url, bid, root, seconds, 5000))!.p99Ms;
-      return (await fixedRate(url, bid, seconds, 5000)).latency.p99;
-    };
+    const usePaced = p !== null; // h2load answered the paced run above
+    const p99At5000 = async (): Promise<number> =>
+      (usePaced ? await paced(url, bid, root, seconds, 5000) : null)?.p99Ms ?? (await fixedRate(url, bid, seconds, 5000)).latency.p99;
     const pairs: { idle: number; busy: number; ratio: number; progress: number }[] = [];
     for (let pair = 0; pair < (opts.quick ? 1 : 3); pair++) {
       let sim: Response;
